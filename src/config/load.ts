@@ -1,0 +1,65 @@
+import { Value } from "@sinclair/typebox/value";
+import { ConfigSchema, type Config } from "./schema.ts";
+
+export const DEFAULT_CONFIG_PATH = "data/configuration/stt.server.settings.json";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface ResolvedConfig {
+  config: Config;
+  /** Human-readable notes for the start-up log (missing file, unknown keys). */
+  notes: string[];
+}
+
+/** Validates a partial config object and fills in defaults. Throws ConfigError naming the key. */
+export function resolveConfig(input: unknown): ResolvedConfig {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ConfigError("configuration must be a JSON object");
+  }
+  const notes: string[] = [];
+  const known = new Set(Object.keys(ConfigSchema.properties));
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) notes.push(`unknown configuration key "${key}" ignored`);
+  }
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(input));
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const key = first.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
+    throw new ConfigError(`configuration key "${key}": ${first.message} (got ${JSON.stringify(first.value)})`);
+  }
+  const config = withDefaults as Config;
+  for (const key of Object.keys(config)) if (!known.has(key)) delete (config as Record<string, unknown>)[key];
+  return { config, notes };
+}
+
+/**
+ * Reads the config file: the path comes from --config, then STT_CONFIG, then
+ * the default location. A missing default file means defaults; a missing file
+ * that was asked for explicitly is an error.
+ */
+export async function loadConfig(argv: string[] = process.argv.slice(2), env = process.env): Promise<ResolvedConfig> {
+  const flag = argv.findIndex((a) => a === "--config" || a.startsWith("--config="));
+  let path: string | undefined;
+  if (flag >= 0) {
+    const arg = argv[flag]!;
+    path = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[flag + 1];
+    if (!path) throw new ConfigError("--config needs a file path");
+  }
+  const explicit = path ?? env.STT_CONFIG;
+  const file = Bun.file(explicit ?? DEFAULT_CONFIG_PATH);
+  if (!(await file.exists())) {
+    if (explicit) throw new ConfigError(`configuration file not found: ${explicit}`);
+    const resolved = resolveConfig({});
+    resolved.notes.unshift(`no configuration file at ${DEFAULT_CONFIG_PATH}: using defaults`);
+    return resolved;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await file.text());
+  } catch (err) {
+    throw new ConfigError(`configuration file ${file.name} is not valid JSON: ${(err as Error).message}`);
+  }
+  return resolveConfig(parsed);
+}

@@ -1,0 +1,69 @@
+import { Type, type Static } from "@sinclair/typebox";
+
+/**
+ * The one configuration schema. Keys of the original Python server keep their
+ * names and meaning (snake_case); everything else is additive with defaults.
+ */
+
+const Seconds = (def: number, min: number, max: number, description: string) =>
+  Type.Number({ default: def, minimum: min, maximum: max, description });
+
+export const LimitsSchema = Type.Object(
+  {
+    max_payload_bytes: Type.Integer({ default: 1_048_576, minimum: 1024, description: "Largest socket event accepted (bytes)." }),
+    max_chunk_seconds: Seconds(10, 0.01, 60, "Longest audio chunk in one audio_data event."),
+    max_buffered_seconds: Seconds(60, 5, 600, "Audio a session may hold while waiting for VAD/engine."),
+    max_sessions: Type.Integer({ default: 1000, minimum: 1, description: "Concurrent audio sessions on this node." }),
+    max_subscribers_per_room: Type.Integer({ default: 64, minimum: 1 }),
+    max_events_per_second: Type.Integer({ default: 200, minimum: 1, description: "Per-socket event rate (token bucket, burst = 2 s worth)." }),
+    max_queued_utterances: Type.Integer({ default: 8, minimum: 1, description: "Utterances one clientId may have waiting for the engine." }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    // --- keys of the original server -------------------------------------
+    model_path: Type.String({ default: "models/tiny.en", minLength: 1, description: "CTranslate2 Whisper model folder." }),
+    port: Type.Integer({ default: 2700, minimum: 0, maximum: 65535 }),
+    host: Type.String({ default: "0.0.0.0", minLength: 1 }),
+    silence_duration: Seconds(0.5, 0.05, 10, "Trailing silence that ends an utterance."),
+    min_speech_duration: Seconds(0.25, 0, 10, "Utterances shorter than this are dropped."),
+    vad_threshold: Type.Number({ default: 0.5, exclusiveMinimum: 0, exclusiveMaximum: 1, description: "Silero speech probability that opens an utterance." }),
+    processing_interval: Seconds(0.3, 0.01, 5, "How often idle streams are checked: an open utterance whose audio stopped arriving for silence_duration is closed."),
+    max_workers: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: "Engine workers (concurrent engine calls)." }),
+    sample_rate: Type.Literal(16000, { default: 16000, description: "Input sample rate; the protocol is 16 kHz only." }),
+    enable_logging: Type.Boolean({ default: true }),
+    // --- engine --------------------------------------------------------------
+    device: Type.Union([Type.Literal("auto"), Type.Literal("cpu"), Type.Literal("cuda")], { default: "auto" }),
+    compute_type: Type.String({ default: "default", description: "'default' = float16 on cuda, int8 on cpu; or any CTranslate2 compute type." }),
+    device_index: Type.Integer({ default: 0, minimum: 0 }),
+    cpu_threads: Type.Integer({ default: 0, minimum: 0, description: "CTranslate2 intra-op threads; 0 = all cores." }),
+    language: Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()], { default: null, description: "null = detect (multilingual models)." }),
+    task: Type.Union([Type.Literal("transcribe"), Type.Literal("translate")], { default: "transcribe" }),
+    beam_size: Type.Integer({ default: 1, minimum: 1, maximum: 16 }),
+    max_new_tokens: Type.Integer({ default: 200, minimum: 1, maximum: 440 }),
+    initial_prompt: Type.Union([Type.String(), Type.Null()], { default: null }),
+    batch_size: Type.Integer({ default: 8, minimum: 1, maximum: 64, description: "Most utterances in one engine call (cross-client batching)." }),
+    batch_wait_ms: Type.Integer({ default: 0, minimum: 0, maximum: 1000, description: "Extra wait for a fuller batch; 0 batches only what is already queued." }),
+    // --- segmentation -----------------------------------------------------------
+    max_segment_duration: Seconds(25, 2, 28, "Longer speech is cut at the quietest point near this limit; every part is transcribed."),
+    speech_pad: Seconds(0.2, 0, 1, "Audio kept before and after speech so edge phonemes are not clipped."),
+    // --- transport and operations -------------------------------------------------
+    cors: Type.Object(
+      { origin: Type.Union([Type.String(), Type.Array(Type.String())], { default: "*" }) },
+      { additionalProperties: false, default: {} },
+    ),
+    auth: Type.Object(
+      { tokens: Type.Array(Type.String({ minLength: 8 }), { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: LimitsSchema,
+    shutdown_grace_seconds: Seconds(15, 0, 300, "On SIGTERM: time allowed to finish captured utterances."),
+    redis_url: Type.Union([Type.String(), Type.Null()], { default: null }),
+  },
+  { additionalProperties: true },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type Limits = Static<typeof LimitsSchema>;

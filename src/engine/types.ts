@@ -1,0 +1,46 @@
+/**
+ * The engine seam: everything above this line (sessions, segmenter, delivery)
+ * sees speech recognition only through these types.
+ */
+
+/** One utterance to transcribe: 16 kHz mono float samples in [-1, 1]. */
+export interface EngineRequest {
+  audio: Float32Array;
+  /** ISO 639-1 code; null lets a multilingual model detect it. Ignored by English-only models. */
+  language?: string | null;
+  /** Stable key of the stream the utterance came from (fairness and ordering). */
+  streamKey?: string;
+}
+
+export interface EngineResult {
+  text: string;
+  /** Generated token ids, prompt and end-of-text excluded. */
+  tokens: number[];
+  avgLogprob: number;
+  noSpeechProb: number;
+  /** Language used for decoding (given or detected); "en" for English-only models. */
+  language: string;
+  /** Probability of the detected language; 1 when the language was given. */
+  languageProbability: number;
+  /** Milliseconds spent in the engine call that produced this result. */
+  engineMs: number;
+  /** How many utterances shared the engine call. */
+  batchSize: number;
+}
+
+export interface SpeechEngine {
+  /** Resolves with the transcript of one utterance; batching happens behind this call. */
+  transcribe(request: EngineRequest): Promise<EngineResult>;
+  /** Static facts about the loaded model. */
+  readonly info: EngineInfo;
+  close(): Promise<void>;
+}
+
+export interface EngineInfo {
+  modelPath: string;
+  device: "cpu" | "cuda";
+  computeType: string;
+  multilingual: boolean;
+  nMels: number;
+  workers: number;
+}

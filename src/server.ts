@@ -1,0 +1,133 @@
+import { Server as Engine } from "@socket.io/bun-engine";
+import { Server as SocketServer } from "socket.io";
+import { resolveConfig } from "./config/load.ts";
+import type { Config } from "./config/schema.ts";
+import { Delivery, type OnTranscription } from "./delivery/delivery.ts";
+import type { SpeechEngine } from "./engine/types.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { SessionManager } from "./session/manager.ts";
+import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "./transport/socket-handlers.ts";
+import { SileroVad } from "./vad/silero.ts";
+
+export interface SttServerOptions {
+  /** The original server's callback, called once per delivered transcript. */
+  onTranscription?: OnTranscription;
+  /** Decides which clientIds a socket may send for or subscribe to. */
+  authorize?: AuthorizeClientId;
+  logger?: Logger;
+  /**
+   * An already-built engine (embedders sharing one between servers, tests).
+   * Not reachable from the config file: `bun run start` always builds the
+   * CTranslate2 engine from model_path.
+   */
+  engine?: SpeechEngine;
+}
+
+export interface SttServer {
+  readonly config: Config;
+  readonly io: SocketServer;
+  /** Resolves once the model and VAD are loaded and the port is bound. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, finishes captured utterances (bounded by shutdown_grace_seconds), then closes. */
+  stop(): Promise<void>;
+}
+
+export function createSttServer(configInput: Partial<Config> | Config = {}, options: SttServerOptions = {}): SttServer {
+  const { config } = resolveConfig(configInput);
+  const log = options.logger ?? createLogger(config.enable_logging);
+  const io = new SocketServer({ cors: { origin: config.cors.origin } });
+  const counters: TransportCounters = { errors: new Map(), audioSeconds: 0, refusedPayloads: 0 };
+
+  let http: ReturnType<typeof Bun.serve> | null = null;
+  let engine: SpeechEngine | null = null;
+  let vad: SileroVad | null = null;
+  let sessions: SessionManager | null = null;
+  let ownsEngine = false;
+  let ready = false;
+
+  async function start() {
+    vad = await SileroVad.load();
+    let eng: SpeechEngine;
+    if (options.engine) eng = options.engine;
+    else {
+      const { createWhisperEngine } = await import("./engine/whisper.ts");
+      eng = await createWhisperEngine(engineConfigFrom(config));
+      ownsEngine = true;
+    }
+    engine = eng;
+    const delivery = new Delivery(io, log, options.onTranscription);
+    sessions = new SessionManager(config, vad, eng, {
+      onResult: (session, u, r) => delivery.deliver(u, r, () => session.seq++),
+      onError: (socketId, code, message) => io.to(socketId).emit("error", { event: "transcription", code, message }),
+    }, log);
+
+    const transport = new Engine({
+      path: "/socket.io/",
+      // The transport limit sits above the app limit so an oversized chunk
+      // gets an `error` event instead of a dropped connection.
+      maxHttpBufferSize: config.limits.max_payload_bytes * 4 + 64 * 1024,
+      cors: { origin: config.cors.origin as string | string[] },
+    });
+    io.bind(transport);
+    bindSocketHandlers({ io, config, sessions, log, counters, authorize: options.authorize });
+
+    const handler = transport.handler();
+    http = Bun.serve({
+      hostname: config.host,
+      port: config.port,
+      idleTimeout: handler.idleTimeout,
+      maxRequestBodySize: Math.max(handler.maxRequestBodySize, 64 * 1024 * 1024),
+      websocket: handler.websocket,
+      fetch(req, server) {
+        const url = new URL(req.url);
+        if (url.pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
+        if (url.pathname === "/health") {
+          return Response.json({ status: ready ? "ok" : "starting", model: engine?.info ?? null, sessions: sessions?.size ?? 0 }, { status: ready ? 200 : 503 });
+        }
+        return new Response("not found", { status: 404 });
+      },
+    });
+    ready = true;
+    const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${http.port}`;
+    log.info("stt server listening", { url, model: config.model_path, device: eng.info.device, computeType: eng.info.computeType });
+    return { url, port: http.port! };
+  }
+
+  async function stop() {
+    ready = false;
+    const graceMs = config.shutdown_grace_seconds * 1000;
+    const finish = async () => {
+      await sessions?.flushAll();
+      await sessions?.drain();
+    };
+    await Promise.race([finish(), Bun.sleep(graceMs)]);
+    sessions?.stop();
+    io.disconnectSockets(true);
+    await new Promise<void>((r) => io.close(() => r()));
+    http?.stop(true);
+    if (ownsEngine) await engine?.close();
+    await vad?.close();
+  }
+
+  return { config, io, start, stop };
+}
+
+/** Maps the server's snake_case keys onto the engine's options. */
+export function engineConfigFrom(c: Config) {
+  return {
+    modelPath: c.model_path,
+    device: c.device,
+    computeType: c.compute_type,
+    deviceIndex: c.device_index,
+    cpuThreads: c.cpu_threads,
+    maxWorkers: c.max_workers,
+    language: c.language,
+    task: c.task,
+    beamSize: c.beam_size,
+    maxNewTokens: c.max_new_tokens,
+    initialPrompt: c.initial_prompt,
+    batchSize: c.batch_size,
+    batchWaitMs: c.batch_wait_ms,
+    maxQueuePerStream: c.limits.max_queued_utterances,
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * Utterance segmentation over per-frame speech probabilities: a small state
+ * machine with hysteresis, no audio inside. Positions are in samples of
+ * stream time, so the caller can slice its own buffer.
+ */
+
+export interface SegmenterOptions {
+  sampleRate: number;
+  frameSize: number;
+  /** Probability that opens (or continues) speech. */
+  threshold: number;
+  /** Trailing silence (s) that closes an utterance. */
+  silenceDuration: number;
+  /** Utterances shorter than this (s, unpadded) are dropped. */
+  minSpeechDuration: number;
+  /** Padding (s) added before and after speech. */
+  speechPad: number;
+  /** Longest utterance (s, unpadded); longer speech is cut and every part kept. */
+  maxSegmentDuration: number;
+}
+
+export interface Segment {
+  /** First sample (inclusive) in stream time, padding included. */
+  start: number;
+  /** Last sample (exclusive) in stream time, padding included. */
+  end: number;
+  /** True when the utterance was cut because it hit max_segment_duration. */
+  cut: boolean;
+}
+
+export class Segmenter {
+  private readonly negThreshold: number;
+  private readonly minSilence: number;
+  private readonly minSpeech: number;
+  private readonly pad: number;
+  private readonly maxLen: number;
+  /** Cut point is searched in the last part of an over-long utterance. */
+  private readonly cutWindow: number;
+
+  private pos = 0; // samples consumed
+  private speechStart = -1; // unpadded start of the open utterance, -1 when idle
+  private silenceStart = -1; // start of trailing silence inside an open utterance
+  private lastEmittedEnd = 0; // padded segments never overlap
+  private probs: number[] = []; // per-frame probabilities of the open utterance
+  private energies: number[] = []; // per-frame RMS of the open utterance
+
+  constructor(private readonly o: SegmenterOptions) {
+    const s = (sec: number) => Math.round(sec * o.sampleRate);
+    this.negThreshold = Math.max(0.01, o.threshold - 0.15);
+    this.minSilence = s(o.silenceDuration);
+    this.minSpeech = s(o.minSpeechDuration);
+    this.pad = Math.min(s(o.speechPad), this.minSilence);
+    this.maxLen = s(o.maxSegmentDuration);
+    this.cutWindow = Math.min(s(5), Math.floor(this.maxLen / 2));
+  }
+
+  get inSpeech(): boolean {
+    return this.speechStart >= 0;
+  }
+
+  /** Samples consumed so far (stream time of the next frame). */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Earliest sample the caller must still keep in its buffer. */
+  get keepFrom(): number {
+    const open = this.speechStart >= 0 ? this.speechStart : this.pos;
+    return Math.max(this.lastEmittedEnd, open - this.pad);
+  }
+
+  /** Feeds one frame; returns the segments it completed (usually none). */
+  push(prob: number, rms = 0): Segment[] {
+    const frameStart = this.pos;
+    this.pos += this.o.frameSize;
+    const out: Segment[] = [];
+
+    if (this.speechStart < 0) {
+      if (prob >= this.o.threshold) {
+        this.speechStart = frameStart;
+        this.silenceStart = -1;
+        this.probs = [prob];
+        this.energies = [rms];
+      }
+      return out;
+    }
+
+    this.probs.push(prob);
+    this.energies.push(rms);
+    if (prob >= this.o.threshold) this.silenceStart = -1;
+    else if (prob < this.negThreshold && this.silenceStart < 0) this.silenceStart = frameStart;
+
+    if (this.silenceStart >= 0 && this.pos - this.silenceStart >= this.minSilence) {
+      this.close(this.silenceStart, out);
+    } else if (this.pos - this.speechStart >= this.maxLen) {
+      this.cut(out);
+    }
+    return out;
+  }
+
+  /** End of stream: closes open speech as a final utterance. */
+  flush(): Segment[] {
+    const out: Segment[] = [];
+    if (this.speechStart >= 0) this.close(this.silenceStart >= 0 ? this.silenceStart : this.pos, out);
+    return out;
+  }
+
+  private close(speechEnd: number, out: Segment[]): void {
+    const start = this.speechStart;
+    this.speechStart = -1;
+    this.silenceStart = -1;
+    this.probs = [];
+    this.energies = [];
+    if (speechEnd - start < this.minSpeech) return;
+    const seg = {
+      start: Math.max(this.lastEmittedEnd, start - this.pad),
+      end: Math.min(this.pos, speechEnd + this.pad),
+      cut: false,
+    };
+    this.lastEmittedEnd = seg.end;
+    out.push(seg);
+  }
+
+  /**
+   * Over-long speech: cut at the quietest frame (lowest speech probability,
+   * then lowest energy) in the last few seconds before the limit, so a word is
+   * rarely split; the remainder stays open as the next part. Parts are
+   * contiguous, so together they cover all of the speech.
+   */
+  private cut(out: Segment[]): void {
+    const f = this.o.frameSize;
+    const n = this.probs.length;
+    const from = Math.max(1, n - Math.floor(this.cutWindow / f));
+    let best = n - 1;
+    for (let i = from; i < n; i++) {
+      const a = this.probs[i]! * 4 + this.energies[i]!;
+      const b = this.probs[best]! * 4 + this.energies[best]!;
+      if (a < b) best = i;
+    }
+    const cutAt = this.speechStart + best * f + (f >> 1);
+    out.push({ start: Math.max(this.lastEmittedEnd, this.speechStart - this.pad), end: cutAt, cut: true });
+    this.lastEmittedEnd = cutAt;
+    this.speechStart = cutAt;
+    this.probs = this.probs.slice(best);
+    this.energies = this.energies.slice(best);
+  }
+}

@@ -1,0 +1,122 @@
+import { StreamBuffer } from "../audio/buffer.ts";
+import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../vad/silero.ts";
+import { Segmenter, type Segment, type SegmenterOptions } from "./segmenter.ts";
+
+/** A finished utterance, ready for the engine. */
+export interface Utterance {
+  clientId: string;
+  audio: Float32Array;
+  /** Stream time in seconds. */
+  start: number;
+  end: number;
+  /** The utterance was cut at max_segment_duration; more of it follows. */
+  cut: boolean;
+}
+
+export interface SessionOptions extends Omit<SegmenterOptions, "frameSize"> {
+  maxBufferedSamples: number;
+}
+
+/**
+ * One clientId's audio stream: buffer → streaming VAD → segmenter. Audio is
+ * accepted synchronously; VAD runs in a single pump per session so frames are
+ * scored in order while the event loop stays free.
+ */
+export class Session {
+  readonly buffer = new StreamBuffer();
+  private readonly vadState: VadStreamState = newVadState();
+  private readonly segmenter: Segmenter;
+  private queuedTo = 0; // stream time up to which frames were sent to VAD
+  private pump: Promise<void> | null = null;
+  private closed = false;
+  lastAudioAt = Date.now();
+  /** Per-clientId transcript sequence number (delivery order). */
+  seq = 0;
+
+  constructor(
+    readonly clientId: string,
+    readonly ownerSocketId: string,
+    private readonly vad: SileroVad,
+    private readonly opts: SessionOptions,
+    private readonly onUtterance: (u: Utterance) => void,
+    private readonly onVadError: (err: unknown) => void,
+  ) {
+    this.segmenter = new Segmenter({ ...opts, frameSize: VAD_FRAME });
+  }
+
+  get bufferedSeconds(): number {
+    return this.buffer.bufferedSamples / this.opts.sampleRate;
+  }
+
+  get inSpeech(): boolean {
+    return this.segmenter.inSpeech;
+  }
+
+  /** Returns false (and keeps nothing) when the session would exceed its buffer limit. */
+  push(samples: Float32Array): boolean {
+    if (this.closed) return false;
+    if (this.buffer.bufferedSamples + samples.length > this.opts.maxBufferedSamples) return false;
+    this.buffer.append(samples);
+    this.lastAudioAt = Date.now();
+    if (!this.pump) {
+      // Cleared in a microtask, never before the assignment, even when run() has nothing to do.
+      this.pump = this.run()
+        .catch((err) => this.onVadError(err))
+        .finally(() => {
+        this.pump = null;
+      });
+    }
+    return true;
+  }
+
+  /** Closes open speech now (stream stalled, or ending); waits for pending VAD work first. */
+  async flush(): Promise<void> {
+    while (this.pump) await this.pump;
+    this.emit(this.segmenter.flush());
+  }
+
+  /** Final flush; afterwards the session accepts nothing. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+        const available = Math.floor((this.buffer.end - this.queuedTo) / VAD_FRAME);
+        if (available === 0) break;
+        const frames: Float32Array[] = [];
+        const rms: number[] = [];
+        for (let i = 0; i < available; i++) {
+          const from = this.queuedTo + i * VAD_FRAME;
+          const frame = this.buffer.slice(from, from + VAD_FRAME);
+          frames.push(frame);
+          rms.push(rootMeanSquare(frame));
+        }
+        this.queuedTo += available * VAD_FRAME;
+        const probs = await this.vad.score(this.vadState, frames);
+        for (let i = 0; i < probs.length; i++) this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+        this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
+    }
+  }
+
+  private emit(segments: Segment[]): void {
+    const sr = this.opts.sampleRate;
+    for (const s of segments) {
+      this.onUtterance({
+        clientId: this.clientId,
+        audio: this.buffer.slice(s.start, s.end),
+        start: s.start / sr,
+        end: s.end / sr,
+        cut: s.cut,
+      });
+    }
+    if (segments.length > 0) this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
+  }
+}
+
+function rootMeanSquare(frame: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < frame.length; i++) sum += frame[i]! * frame[i]!;
+  return Math.sqrt(sum / frame.length);
+}

@@ -1,0 +1,191 @@
+import type { Server, Socket } from "socket.io";
+import { Value } from "@sinclair/typebox/value";
+import type { TSchema, Static } from "@sinclair/typebox";
+import { decodePcm16, isBinary } from "../audio/pcm.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import type { SessionManager } from "../session/manager.ts";
+import { AudioDataPayload, ClientIdPayload, type CleanupConfirmedPayload, type ErrorCode } from "./schemas.ts";
+
+/** Decides whether a socket may send audio for, or subscribe to, a clientId. */
+export type AuthorizeClientId = (socket: Socket, clientId: string, action: "send" | "subscribe") => boolean | Promise<boolean>;
+
+export interface TransportCounters {
+  errors: Map<string, number>;
+  audioSeconds: number;
+  refusedPayloads: number;
+}
+
+export interface TransportDeps {
+  io: Server;
+  config: Config;
+  sessions: SessionManager;
+  log: Logger;
+  counters: TransportCounters;
+  authorize?: AuthorizeClientId;
+}
+
+/**
+ * Socket events → session calls. Every payload is validated here; a bad one
+ * gets an `error` event back to its sender and touches nothing else.
+ */
+export function bindSocketHandlers(deps: TransportDeps): void {
+  const { io, config, sessions, log, counters } = deps;
+  const limits = config.limits;
+  const maxChunkSamples = Math.round(limits.max_chunk_seconds * config.sample_rate);
+
+  io.on("connection", (socket) => {
+    const bucket = new TokenBucket(limits.max_events_per_second, limits.max_events_per_second * 2);
+    const fail = (event: string, code: ErrorCode, message: string) => {
+      counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
+      socket.emit("error", { event, code, message });
+      log.once(`${socket.id}:${code}`, `refused ${event} from socket: ${message}`, { socket: socket.id, code });
+    };
+    const allowed = async (clientId: string, action: "send" | "subscribe") =>
+      deps.authorize ? await deps.authorize(socket, clientId, action) : true;
+
+    socket.emit("connection_status", { status: "connected" });
+
+    // Every event passes the rate limit first, so a flood costs O(1) per event.
+    socket.use(([event], next) => {
+      if (bucket.take()) return next();
+      counters.refusedPayloads++;
+      fail(String(event), "rate_limited", `more than ${limits.max_events_per_second} events/s`);
+    });
+
+    // Chunks are handled strictly in arrival order, even when one of them has
+    // to wait for the authorize hook before its session exists.
+    let audioChain: Promise<void> = Promise.resolve();
+    socket.on("audio_data", (payload: unknown) => {
+      audioChain = audioChain.then(() => onAudio(payload)).catch((err) => log.error("audio_data handler failed", { error: String(err) }));
+    });
+
+    const onAudio = async (payload: unknown): Promise<void> => {
+      let clientId: string;
+      let audio: unknown;
+      if (isBinary(payload)) {
+        clientId = "client-" + socket.id.slice(0, 8);
+        audio = payload;
+      } else if (Value.Check(AudioDataPayload, payload)) {
+        clientId = payload.clientId;
+        audio = payload.audioData;
+      } else {
+        return fail("audio_data", "invalid_payload", describeInvalid(AudioDataPayload, payload, "{clientId: string, audioData: binary PCM16} or binary PCM16"));
+      }
+      if (isBinary(audio) && audio.byteLength > limits.max_payload_bytes) {
+        counters.refusedPayloads++;
+        return fail("audio_data", "payload_too_large", `audio chunk of ${audio.byteLength} bytes exceeds max_payload_bytes (${limits.max_payload_bytes})`);
+      }
+      const pcm = decodePcm16(audio, maxChunkSamples);
+      if (!pcm.ok) {
+        counters.refusedPayloads++;
+        return fail("audio_data", pcm.code as ErrorCode, pcm.message);
+      }
+      let session = sessions.get(clientId);
+      if (!session || session.ownerSocketId !== socket.id) {
+        if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
+        const got = sessions.acquire(clientId, socket.id);
+        if (!got.ok) return fail("audio_data", got.code, got.message);
+        session = got.session;
+        void socket.join(clientId);
+      }
+      if (!session.push(pcm.samples)) {
+        counters.refusedPayloads++;
+        return fail("audio_data", "buffer_full", `session holds ${session.bufferedSeconds.toFixed(1)} s of audio, limit max_buffered_seconds is ${limits.max_buffered_seconds}`);
+      }
+      counters.audioSeconds += pcm.samples.length / config.sample_rate;
+    };
+
+    socket.on("subscribe_transcripts", async (payload: unknown, ack?: unknown) => {
+      const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
+      if (!Value.Check(ClientIdPayload, payload)) {
+        fail("subscribe_transcripts", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
+        return reply?.({ ok: false, code: "invalid_payload" });
+      }
+      const { clientId } = payload;
+      if (!(await allowed(clientId, "subscribe"))) {
+        fail("subscribe_transcripts", "forbidden", `not allowed to subscribe to "${clientId}"`);
+        return reply?.({ ok: false, code: "forbidden" });
+      }
+      const room = io.sockets.adapter.rooms.get(clientId);
+      if (!room?.has(socket.id) && (room?.size ?? 0) >= limits.max_subscribers_per_room) {
+        fail("subscribe_transcripts", "max_subscribers", `room "${clientId}" is at max_subscribers_per_room (${limits.max_subscribers_per_room})`);
+        return reply?.({ ok: false, code: "max_subscribers" });
+      }
+      await socket.join(clientId);
+      reply?.({ ok: true, clientId });
+    });
+
+    socket.on("unsubscribe_transcripts", async (payload: unknown, ack?: unknown) => {
+      const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
+      if (!Value.Check(ClientIdPayload, payload)) {
+        fail("unsubscribe_transcripts", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
+        return reply?.({ ok: false, code: "invalid_payload" });
+      }
+      // The audio sender stays in its own room: it must keep receiving its transcripts.
+      if (sessions.get(payload.clientId)?.ownerSocketId !== socket.id) await socket.leave(payload.clientId);
+      reply?.({ ok: true, clientId: payload.clientId });
+    });
+
+    const dropClient = async (event: string, payload: unknown): Promise<string[] | null> => {
+      if (!Value.Check(ClientIdPayload, payload)) {
+        fail(event, "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
+        return null;
+      }
+      const session = sessions.get(payload.clientId);
+      if (session && session.ownerSocketId !== socket.id && !(await allowed(payload.clientId, "send"))) {
+        fail(event, "forbidden", `not allowed to clean up "${payload.clientId}"`);
+        return null;
+      }
+      return (await sessions.release(payload.clientId)) ? [payload.clientId] : [];
+    };
+
+    socket.on("cleanup_client", async (payload: unknown) => {
+      const cleaned = await dropClient("cleanup_client", payload);
+      if (cleaned === null) return;
+      const reply: CleanupConfirmedPayload = {
+        clientId: (payload as { clientId: string }).clientId,
+        cleanedSessions: cleaned,
+        timestamp: Date.now() / 1000,
+      };
+      socket.emit("cleanup_confirmed", reply);
+    });
+
+    socket.on("client_disconnected", async (payload: unknown) => {
+      await dropClient("client_disconnected", payload);
+    });
+
+    socket.on("disconnect", async () => {
+      log.forget(`${socket.id}:`);
+      await Promise.all(sessions.ownedBy(socket.id).map((id) => sessions.release(id)));
+    });
+  });
+}
+
+function describeInvalid(schema: TSchema, payload: unknown, expected: string): string {
+  const first = Value.Errors(schema, payload).First();
+  const where = first?.path ? ` at ${first.path}: ${first.message}` : "";
+  return `expected ${expected}${where}`;
+}
+
+/** Per-socket event budget: `rate` per second, bursts up to `burst`. */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export type { Static };

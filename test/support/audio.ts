@@ -1,0 +1,73 @@
+import { resolve } from "node:path";
+
+/** ../shared/audio beside the repository (CI clones the repo with shared/ next to it). */
+export const SHARED_AUDIO = resolve(import.meta.dir, "../../../shared/audio");
+
+export const JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
+
+function need(cmd: string, pkg: string): void {
+  if (!Bun.which(cmd)) throw new Error(`${cmd} not found: install it with "apt-get install -y ${pkg}" (scripts/test-setup.sh does)`);
+}
+
+/** Decodes any audio file to 16 kHz mono PCM16 with ffmpeg. */
+export async function decodeToPcm16(path: string): Promise<Int16Array> {
+  need("ffmpeg", "ffmpeg");
+  if (!(await Bun.file(path).exists())) throw new Error(`audio clip missing: ${path} (expected ../shared/audio beside the repo)`);
+  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "16000", "-"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const buf = await new Response(p.stdout).arrayBuffer();
+  if ((await p.exited) !== 0) throw new Error(`ffmpeg failed on ${path}: ${await new Response(p.stderr).text()}`);
+  return new Int16Array(buf);
+}
+
+/** Speech synthesized with espeak-ng, 16 kHz mono PCM16. */
+export async function speak(text: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+  need("espeak-ng", "espeak-ng");
+  const tmp = `/tmp/stt-espeak-${process.pid}-${Math.random().toString(36).slice(2)}.wav`;
+  const p = Bun.spawn(["espeak-ng", "-v", voice, "-s", String(speed), "-w", tmp, text], { stderr: "pipe" });
+  if ((await p.exited) !== 0) throw new Error(`espeak-ng failed: ${await new Response(p.stderr).text()}`);
+  try {
+    return await decodeToPcm16(tmp);
+  } finally {
+    await Bun.file(tmp).delete();
+  }
+}
+
+export function silence(seconds: number): Int16Array {
+  return new Int16Array(Math.round(seconds * 16000));
+}
+
+export function concat(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function toFloat(pcm: Int16Array): Float32Array {
+  const out = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) out[i] = pcm[i]! / 32768;
+  return out;
+}
+
+/** Lower-case, punctuation stripped, single spaces: for word-exact comparisons. */
+export function normalizeText(s: string): string {
+  return s.toLowerCase().replace(/[^\p{L}\p{N}\s']/gu, " ").replace(/'/g, "").replace(/\s+/g, " ").trim();
+}
+
+/** Word error rate of `hyp` against `ref` after normalization. */
+export function wordErrorRate(ref: string, hyp: string): number {
+  const r = normalizeText(ref).split(" ").filter(Boolean);
+  const h = normalizeText(hyp).split(" ").filter(Boolean);
+  const d = Array.from({ length: r.length + 1 }, (_, i) => [i, ...new Array<number>(h.length).fill(0)]);
+  for (let j = 1; j <= h.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= r.length; i++)
+    for (let j = 1; j <= h.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
+  return r.length === 0 ? h.length : d[r.length]![h.length]! / r.length;
+}

@@ -1,0 +1,60 @@
+import { io as connect, type Socket } from "socket.io-client";
+import { createSttServer, type SttServerOptions } from "../../src/server.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { createLogger } from "../../src/log.ts";
+
+export interface Harness {
+  url: string;
+  stop(): Promise<void>;
+  logs: string[];
+}
+
+export async function startServer(config: Partial<Config> = {}, options: SttServerOptions = {}): Promise<Harness> {
+  const logs: string[] = [];
+  const server = createSttServer(
+    { host: "127.0.0.1", port: 0, ...config },
+    { logger: createLogger(true, (l) => logs.push(l)), ...options },
+  );
+  const { url } = await server.start();
+  return { url, logs, stop: () => server.stop() };
+}
+
+export async function client(url: string, opts: { transports?: ("websocket" | "polling")[]; auth?: Record<string, unknown> } = {}): Promise<Socket> {
+  const s = connect(url, { transports: opts.transports ?? ["websocket"], forceNew: true, reconnection: false, auth: opts.auth });
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", () => resolve());
+    s.once("connect_error", (e) => reject(e));
+  });
+  return s;
+}
+
+/** Sends PCM16 in chunks of `chunkMs`; `realtime` paces them like a microphone. */
+export async function streamPcm(
+  s: Socket,
+  pcm: Int16Array,
+  opts: { clientId?: string; chunkMs?: number; realtime?: boolean; legacy?: boolean } = {},
+): Promise<void> {
+  const step = Math.round(((opts.chunkMs ?? 100) * 16000) / 1000);
+  for (let i = 0; i < pcm.length; i += step) {
+    const chunk = pcm.slice(i, i + step);
+    if (opts.legacy) s.emit("audio_data", chunk.buffer);
+    else s.emit("audio_data", { clientId: opts.clientId, audioData: chunk.buffer });
+    if (opts.realtime) await Bun.sleep(opts.chunkMs ?? 100);
+    else if ((i / step) % 20 === 0) await Bun.sleep(1); // let the socket breathe
+  }
+}
+
+/** Collects every `event` payload a socket receives. */
+export function collect<T = unknown>(s: Socket, event: string): T[] {
+  const out: T[] = [];
+  s.on(event, (p: T) => out.push(p));
+  return out;
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 30000, what = "condition"): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
