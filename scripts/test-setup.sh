@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond scripts/setup.sh: Debian tools that make and
+# decode audio, a real Redis and a real Chromium, the Python reference
+# (faster-whisper) and Python clients, and the multilingual model. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=()
+for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox redis-server:redis-server chromium:chromium; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "[test-setup] apt-get install ${pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+
+if ! python3 -c "import faster_whisper, socketio, aiohttp" >/dev/null 2>&1; then
+  echo "[test-setup] pip install faster-whisper, python-socketio"
+  python3 -m pip install -q "faster-whisper==1.2.1" "ctranslate2==4.8.4" "python-socketio==5.*" "aiohttp==3.*"
+fi
+
+bash scripts/fetch-model.sh base
