@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { SessionManager } from "./session/manager.ts";
 import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "./transport/socket-handlers.ts";
 import { SileroVad } from "./vad/silero.ts";
+import { handleHttp, type HttpContext } from "./http/routes.ts";
 
 export interface SttServerOptions {
   /** The original server's callback, called once per delivered transcript. */
@@ -71,6 +72,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     io.bind(transport);
     bindSocketHandlers({ io, config, sessions, log, counters, authorize: options.authorize });
 
+    const httpContext: HttpContext = { config, io, engine: eng, vad, sessions, counters, log, isReady: () => ready };
     const handler = transport.handler();
     http = Bun.serve({
       hostname: config.host,
@@ -78,13 +80,9 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       idleTimeout: handler.idleTimeout,
       maxRequestBodySize: Math.max(handler.maxRequestBodySize, 64 * 1024 * 1024),
       websocket: handler.websocket,
-      fetch(req, server) {
-        const url = new URL(req.url);
-        if (url.pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
-        if (url.pathname === "/health") {
-          return Response.json({ status: ready ? "ok" : "starting", model: engine?.info ?? null, sessions: sessions?.size ?? 0 }, { status: ready ? 200 : 503 });
-        }
-        return new Response("not found", { status: 404 });
+      async fetch(req, server) {
+        if (new URL(req.url).pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
+        return (await handleHttp(req, httpContext)) ?? new Response("not found", { status: 404 });
       },
     });
     ready = true;
