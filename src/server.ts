@@ -3,7 +3,7 @@ import { Server as SocketServer } from "socket.io";
 import { resolveConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { Delivery, type OnTranscription } from "./delivery/delivery.ts";
-import type { SpeechEngine } from "./engine/types.ts";
+import type { EngineStats, SpeechEngine } from "./engine/types.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { SessionManager } from "./session/manager.ts";
 import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "./transport/socket-handlers.ts";
@@ -31,6 +31,17 @@ export interface SttServer {
   start(): Promise<{ url: string; port: number }>;
   /** Stops accepting, finishes captured utterances (bounded by shutdown_grace_seconds), then closes. */
   stop(): Promise<void>;
+  /** Point-in-time figures for benchmarks and health. */
+  stats(): ServerStats;
+}
+
+export interface ServerStats {
+  sessions: number;
+  utterances: number;
+  audioSeconds: number;
+  vadFrames: number;
+  vadCalls: number;
+  engine: EngineStats | null;
 }
 
 export function createSttServer(configInput: Partial<Config> | Config = {}, options: SttServerOptions = {}): SttServer {
@@ -107,7 +118,18 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     await vad?.close();
   }
 
-  return { config, io, start, stop };
+  function stats(): ServerStats {
+    return {
+      sessions: sessions?.size ?? 0,
+      utterances: sessions?.utterances ?? 0,
+      audioSeconds: counters.audioSeconds,
+      vadFrames: vad?.framesScored ?? 0,
+      vadCalls: vad?.inferenceCalls ?? 0,
+      engine: engine?.stats?.() ?? null,
+    };
+  }
+
+  return { config, io, start, stop, stats };
 }
 
 /** Maps the server's snake_case keys onto the engine's options. */

@@ -34,6 +34,22 @@ export interface SpeechEngine {
   /** Static facts about the loaded model. */
   readonly info: EngineInfo;
   close(): Promise<void>;
+  /** Batching and queue figures since start (for metrics and benchmarks). */
+  stats?(): EngineStats;
+}
+
+export interface EngineStats {
+  /** Utterances waiting for a worker now. */
+  queueDepth: number;
+  /** Engine calls made, and utterances they carried. */
+  batches: number;
+  utterances: number;
+  /** batchSizes[k] = number of engine calls that carried k utterances. */
+  batchSizes: Record<number, number>;
+  /** Milliseconds each utterance waited in the queue (recent window). */
+  queueWaitMs: number[];
+  /** Milliseconds each engine call took (recent window). */
+  engineMs: number[];
 }
 
 export interface EngineInfo {
