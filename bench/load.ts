@@ -1,0 +1,211 @@
+/**
+ * Load benchmark: N Socket.IO clients each stream real speech in real time
+ * (20–100 ms chunks, natural pauses, different material per client) to a
+ * server running in its own process. For every utterance it measures, at the
+ * client, end of speech → transcript, minus the configured silence window
+ * (the part the server could not skip). Prints a table, writes
+ * bench/results/load.json and bench/results/load.png.
+ *
+ *   bun run bench:load [--clients 1,2,4,8,16,32] [--seconds 40] [--url http://host:port]
+ */
+import { io as connect, type Socket } from "socket.io-client";
+import { mkdirSync } from "node:fs";
+import type { TranscriptionPayload } from "../src/transport/schemas.ts";
+import type { ServerStats } from "../src/server.ts";
+import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
+
+const argv = process.argv.slice(2);
+const arg = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1]! : def;
+};
+const CLIENTS = arg("clients", "1,2,4,8,16,32").split(",").map(Number);
+const SECONDS = Number(arg("seconds", "40"));
+const TARGET = argv.includes("--url") ? arg("url", "") : null;
+const THREADS = Number(arg("threads", "2"));
+const SILENCE = 0.5;
+const PAD = 0.2;
+const SERVER_CONFIG = {
+  host: "127.0.0.1",
+  port: 0,
+  enable_logging: false,
+  silence_duration: SILENCE,
+  speech_pad: PAD,
+  cpu_threads: THREADS,
+  batch_size: Number(arg("batch-size", "8")),
+  max_workers: Number(arg("workers", "1")),
+  limits: { max_sessions: 1000, max_queued_utterances: 64 },
+};
+
+interface Sent {
+  clip: string;
+  start: number; // stream samples
+  end: number;
+}
+interface ClientResult {
+  latencies: number[];
+  utterances: Sent[];
+  matched: Set<number>;
+  transcripts: number;
+  errors: string[];
+}
+
+// --- the server under test ---------------------------------------------------------
+type ChildMsg = { type: "ready"; port: number } | ({ type: "stats"; cpuMs: number; rss: number; lag: number[] } & { server: ServerStats });
+let child: ReturnType<typeof Bun.spawn> | null = null;
+const inbox: ((m: ChildMsg) => void)[] = [];
+async function startChild(): Promise<string> {
+  const ready = new Promise<number>((resolve) => inbox.push((m) => m.type === "ready" && resolve(m.port)));
+  child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(SERVER_CONFIG)], {
+    stdout: "inherit",
+    stderr: "inherit",
+    ipc: (m: ChildMsg) => inbox.shift()?.(m),
+  });
+  return `http://127.0.0.1:${await ready}`;
+}
+async function childStats(): Promise<Extract<ChildMsg, { type: "stats" }> | null> {
+  if (!child) return null;
+  const p = new Promise<ChildMsg>((r) => inbox.push(r));
+  child.send({ type: "stats" });
+  return (await p) as Extract<ChildMsg, { type: "stats" }>;
+}
+
+// --- engine-only floor: faster-whisper one utterance at a time ----------------------
+async function engineFloor(clips: Clip[]): Promise<{ meanMs: number; perClip: Record<string, number> }> {
+  const dir = `/tmp/stt-bench-${process.pid}`;
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const c of clips) {
+    const f = new Float32Array(c.pcm.length);
+    for (let i = 0; i < f.length; i++) f[i] = c.pcm[i]! / 32768;
+    const path = `${dir}/${c.name}.f32`;
+    await Bun.write(path, f);
+    files.push(path);
+  }
+  const p = Bun.spawn(["python3", "bench/py/fw_floor.py", "models/tiny.en", String(THREADS), ...files], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error(`faster-whisper floor failed (run scripts/test-setup.sh): ${await new Response(p.stderr).text()}`);
+  const { ms } = JSON.parse(out) as { ms: number[] };
+  const perClip: Record<string, number> = {};
+  clips.forEach((c, i) => (perClip[c.name] = ms[i]!));
+  return { meanMs: ms.reduce((a, b) => a + b, 0) / ms.length, perClip };
+}
+
+// --- one client ------------------------------------------------------------------------
+async function runClient(url: string, id: number, clips: Clip[], seconds: number): Promise<ClientResult> {
+  const rand = rng(1000 + id);
+  const chunkMs = [20, 40, 60, 100][Math.floor(rand() * 4)]!;
+  const step = (chunkMs * 16000) / 1000;
+  // Build this client's stream: leading silence, then clips with 0.8–2.0 s pauses.
+  const parts: Int16Array[] = [new Int16Array(Math.round((0.2 + rand()) * 16000))];
+  const utterances: Sent[] = [];
+  let pos = parts[0]!.length;
+  while (pos < seconds * 16000) {
+    const clip = clips[Math.floor(rand() * clips.length)]!;
+    utterances.push({ clip: clip.name, start: pos, end: pos + clip.pcm.length });
+    parts.push(clip.pcm);
+    pos += clip.pcm.length;
+    const pause = new Int16Array(Math.round((0.8 + rand() * 1.2) * 16000));
+    parts.push(pause);
+    pos += pause.length;
+  }
+  const stream = new Int16Array(pos);
+  let o = 0;
+  for (const p of parts) {
+    stream.set(p, o);
+    o += p.length;
+  }
+
+  const socket: Socket = connect(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+  await new Promise<void>((r, j) => {
+    socket.once("connect", () => r());
+    socket.once("connect_error", j);
+  });
+  const clientId = `load-${id}`;
+  const sentAt: number[] = []; // wall time when chunk k (ending at (k+1)*step) was sent
+  const res: ClientResult = { latencies: [], utterances, matched: new Set(), transcripts: 0, errors: [] };
+  socket.on("error", (e: { code: string }) => res.errors.push(e.code));
+  socket.on("transcription", (p: TranscriptionPayload) => {
+    const now = performance.now();
+    res.transcripts++;
+    // The server could close the utterance once speech end + silence window had been sent.
+    const target = Math.round((p.end - PAD + SILENCE) * 16000);
+    const k = Math.min(sentAt.length - 1, Math.max(0, Math.ceil(target / step) - 1));
+    if (sentAt[k] !== undefined) res.latencies.push(now - sentAt[k]!);
+    const endSample = p.end * 16000;
+    const u = utterances.findIndex((x, i) => endSample >= x.start && endSample <= (utterances[i + 1]?.start ?? Infinity));
+    if (u >= 0) res.matched.add(u);
+  });
+
+  const t0 = performance.now();
+  for (let k = 0; k * step < stream.length; k++) {
+    const due = t0 + k * chunkMs;
+    const wait = due - performance.now();
+    if (wait > 0) await Bun.sleep(wait);
+    socket.emit("audio_data", { clientId, audioData: stream.slice(k * step, (k + 1) * step).buffer });
+    sentAt[k] = performance.now();
+  }
+  await Bun.sleep(4000); // let the last transcripts arrive
+  socket.disconnect();
+  return res;
+}
+
+// --- main ------------------------------------------------------------------------------------
+const clips = await loadClips();
+console.error(`[load] ${clips.length} clips; measuring the faster-whisper floor (${THREADS} threads)…`);
+const floor = await engineFloor(clips);
+console.error(`[load] floor: ${floor.meanMs.toFixed(0)} ms per utterance`);
+const url = TARGET ?? (await startChild());
+const rows: Record<string, unknown>[] = [];
+for (const n of CLIENTS) {
+  await childStats(); // reset counters
+  console.error(`[load] ${n} clients × ${SECONDS} s…`);
+  const t0 = performance.now();
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, SECONDS)));
+  const wall = (performance.now() - t0) / 1000;
+  const s = await childStats();
+  const lat = results.flatMap((r) => r.latencies);
+  const sent = results.reduce((a, r) => a + r.utterances.length, 0);
+  const matched = results.reduce((a, r) => a + r.matched.size, 0);
+  const transcripts = results.reduce((a, r) => a + r.transcripts, 0);
+  const eng = s?.server.engine;
+  const batchHist = eng?.batchSizes ?? {};
+  const meanBatch = eng && eng.batches > 0 ? eng.utterances / eng.batches : NaN;
+  const row = {
+    clients: n,
+    utterancesSent: sent,
+    utterancesTranscribed: matched,
+    transcripts,
+    transcriptsPerSecond: transcripts / wall,
+    latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
+    engineMsMean: eng && eng.engineMs.length ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.engineMs.length : NaN,
+    engineMsPerUtterance: eng && eng.utterances ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.utterances : NaN,
+    meanBatch,
+    batchSizes: batchHist,
+    queueWaitMs: { p50: percentile(eng?.queueWaitMs ?? [], 50), p95: percentile(eng?.queueWaitMs ?? [], 95) },
+    serverCpuMsPerAudioSecond: s ? s.cpuMs / (s.server.audioSeconds || 1) : NaN,
+    rssMiB: s ? s.rss / 2 ** 20 : NaN,
+    loopLagMs: { p50: percentile(s?.lag ?? [], 50), p99: percentile(s?.lag ?? [], 99) },
+    errors: results.flatMap((r) => r.errors),
+  };
+  rows.push(row);
+  console.error(`[load] ${n}: p95 ${row.latencyMs.p95.toFixed(0)} ms, ${row.transcriptsPerSecond.toFixed(2)} transcripts/s`);
+  if (row.latencyMs.p95 > 2000) break;
+}
+(child as import("bun").Subprocess | null)?.send({ type: "stop" });
+
+const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+console.log(`\nfaster-whisper floor (one at a time, same model and threads): ${f(floor.meanMs)} ms per utterance\n`);
+console.log("| N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows as any[]) {
+  console.log(
+    `| ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
+  );
+}
+mkdirSync("bench/results", { recursive: true });
+await Bun.write("bench/results/load.json", JSON.stringify({ config: SERVER_CONFIG, seconds: SECONDS, floor, rows }, null, 2));
+const plot = Bun.spawn(["python3", "bench/py/plot_load.py", "bench/results/load.json", "bench/results/load.png"], { stderr: "pipe" });
+if ((await plot.exited) !== 0) console.error(`[load] no plot (pip install matplotlib): ${await new Response(plot.stderr).text()}`);
+else console.error("[load] wrote bench/results/load.json and bench/results/load.png");
+process.exit(0);
