@@ -9,6 +9,11 @@ import { SessionManager } from "./session/manager.ts";
 import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "./transport/socket-handlers.ts";
 import { SileroVad } from "./vad/silero.ts";
 import { handleHttp, type HttpContext } from "./http/routes.ts";
+import { TokenAuth } from "./auth/tokens.ts";
+import { joinCluster, type RedisCluster } from "./cluster/redis.ts";
+import { EngineWatch } from "./metrics/engine-watch.ts";
+import { ServerMetrics } from "./metrics/metrics.ts";
+import { evaluateHealth, type HealthReport } from "./metrics/health.ts";
 
 export interface SttServerOptions {
   /** The original server's callback, called once per delivered transcript. */
@@ -33,6 +38,10 @@ export interface SttServer {
   stop(): Promise<void>;
   /** Point-in-time figures for benchmarks and health. */
   stats(): ServerStats;
+  /** What GET /health answers (readiness, engine liveness, Redis). */
+  health(): Promise<HealthReport>;
+  /** Prometheus registry behind GET /metrics. */
+  readonly metrics: ServerMetrics;
 }
 
 export interface ServerStats {
@@ -47,7 +56,11 @@ export interface ServerStats {
 export function createSttServer(configInput: Partial<Config> | Config = {}, options: SttServerOptions = {}): SttServer {
   const { config } = resolveConfig(configInput);
   const log = options.logger ?? createLogger(config.enable_logging);
-  const io = new SocketServer({ cors: { origin: config.cors.origin } });
+  const auth = new TokenAuth(config.auth.tokens);
+  // CORS: explicit origins win; by default "*" for an open server and
+  // same-origin only once tokens are required.
+  const corsOrigin: string | string[] | false = config.cors.origin ?? (auth.enabled ? false : "*");
+  const io = new SocketServer({ cors: { origin: corsOrigin }, connectTimeout: 10_000 });
   const counters: TransportCounters = { errors: new Map(), audioSeconds: 0, refusedPayloads: 0 };
 
   let http: ReturnType<typeof Bun.serve> | null = null;
@@ -56,8 +69,26 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   let sessions: SessionManager | null = null;
   let ownsEngine = false;
   let ready = false;
+  let stopping = false;
+  let delivery: Delivery | null = null;
+  let watch: EngineWatch | null = null;
+  let cluster: RedisCluster | null = null;
+  const metrics = new ServerMetrics({
+    connectedSockets: () => io.of("/").sockets.size,
+    activeSessions: () => sessions?.size ?? 0,
+    audioSeconds: () => counters.audioSeconds,
+    utterances: () => sessions?.utterances ?? 0,
+    delivered: () => delivery?.delivered ?? 0,
+    errors: () => counters.errors,
+    refusedPayloads: () => counters.refusedPayloads,
+    engineStats: () => engine?.stats?.() ?? null,
+    redisUp: () => (cluster ? cluster.state().up : null),
+  });
 
   async function start() {
+    if (auth.enabled && config.cors.origin === "*") {
+      log.warn('auth.tokens is set but cors.origin is "*": any web page may connect and try tokens; list your origins in cors.origin');
+    }
     vad = await SileroVad.load();
     let eng: SpeechEngine;
     if (options.engine) eng = options.engine;
@@ -67,23 +98,55 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       ownsEngine = true;
     }
     engine = eng;
-    const delivery = new Delivery(io, log, options.onTranscription);
-    sessions = new SessionManager(config, vad, eng, {
-      onResult: (session, u, r) => delivery.deliver(u, r, () => session.seq++),
-      onError: (socketId, code, message) => io.to(socketId).emit("error", { event: "transcription", code, message }),
+    watch = new EngineWatch(eng, { onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize) });
+    const deliver = new Delivery(io, log, options.onTranscription);
+    delivery = deliver;
+    sessions = new SessionManager(config, vad, watch, {
+      onResult: (session, u, r) => deliver.deliver(u, r, () => session.seq++),
+      onError: (socketId, code, message) => {
+        counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
+        const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";
+        io.to(socketId).emit("error", { event: "transcription", code, message: message + limit });
+      },
     }, log);
+    if (config.redis_url) cluster = await joinCluster(io, config.redis_url, log);
 
     const transport = new Engine({
       path: "/socket.io/",
       // The transport limit sits above the app limit so an oversized chunk
       // gets an `error` event instead of a dropped connection.
       maxHttpBufferSize: config.limits.max_payload_bytes * 4 + 64 * 1024,
-      cors: { origin: config.cors.origin as string | string[] },
+      cors: { origin: corsOrigin },
     });
     io.bind(transport);
-    bindSocketHandlers({ io, config, sessions, log, counters, authorize: options.authorize });
+    bindSocketHandlers({
+      io,
+      config,
+      sessions,
+      log,
+      counters,
+      authorize: options.authorize,
+      auth,
+      isStopping: () => stopping,
+      onRefused: (reason) => {
+        metrics.connectionRefused(reason);
+        if (reason === "missing_token" || reason === "invalid_token") metrics.authFailed(reason);
+      },
+    });
 
-    const httpContext: HttpContext = { config, io, engine: eng, vad, sessions, counters, log, isReady: () => ready };
+    const httpContext: HttpContext = {
+      config,
+      io,
+      engine: eng,
+      vad,
+      sessions,
+      counters,
+      log,
+      isReady: () => ready,
+      auth,
+      metrics,
+      health,
+    };
     const handler = transport.handler();
     http = Bun.serve({
       hostname: config.host,
@@ -103,6 +166,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   }
 
   async function stop() {
+    if (stopping) return;
+    stopping = true; // new connections and new sessions are refused from here on
     ready = false;
     const graceMs = config.shutdown_grace_seconds * 1000;
     const finish = async () => {
@@ -114,8 +179,21 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     io.disconnectSockets(true);
     await new Promise<void>((r) => io.close(() => r()));
     http?.stop(true);
+    await cluster?.close();
     if (ownsEngine) await engine?.close();
     await vad?.close();
+  }
+
+  function health(): Promise<HealthReport> {
+    return evaluateHealth({
+      started: ready,
+      stopping,
+      engine: watch,
+      cluster: cluster?.state() ?? null,
+      sessions: sessions?.size ?? 0,
+      connections: io.of("/").sockets.size,
+      model: engine?.info ?? null,
+    });
   }
 
   function stats(): ServerStats {
@@ -129,7 +207,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     };
   }
 
-  return { config, io, start, stop, stats };
+  return { config, io, start, stop, stats, health, metrics };
 }
 
 /** Maps the server's snake_case keys onto the engine's options. */

@@ -17,6 +17,7 @@ export const LimitsSchema = Type.Object(
     max_subscribers_per_room: Type.Integer({ default: 64, minimum: 1 }),
     max_events_per_second: Type.Integer({ default: 200, minimum: 1, description: "Per-socket event rate (token bucket, burst = 2 s worth)." }),
     max_queued_utterances: Type.Integer({ default: 8, minimum: 1, description: "Utterances one clientId may have waiting for the engine." }),
+    max_connections: Type.Integer({ default: 10_000, minimum: 1, description: "Concurrent Socket.IO connections on this node; more are refused at connect." }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -51,7 +52,12 @@ export const ConfigSchema = Type.Object(
     speech_pad: Seconds(0.2, 0, 1, "Audio kept before and after speech so edge phonemes are not clipped."),
     // --- transport and operations -------------------------------------------------
     cors: Type.Object(
-      { origin: Type.Union([Type.String(), Type.Array(Type.String())], { default: "*" }) },
+      {
+        origin: Type.Union([Type.String(), Type.Array(Type.String()), Type.Null()], {
+          default: null,
+          description: 'Allowed browser origins. null (default): "*" when auth.tokens is empty, same-origin only when tokens are set.',
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     auth: Type.Object(

@@ -5,6 +5,9 @@ import type { SessionManager } from "../session/manager.ts";
 import type { TransportCounters } from "../transport/socket-handlers.ts";
 import type { SileroVad } from "../vad/silero.ts";
 import type { Server as SocketServer } from "socket.io";
+import { bearerToken, type TokenAuth } from "../auth/tokens.ts";
+import type { ServerMetrics } from "../metrics/metrics.ts";
+import { healthHttpStatus, type HealthReport } from "../metrics/health.ts";
 
 /** What HTTP handlers may read; built once the server has started. */
 export interface HttpContext {
@@ -16,11 +19,40 @@ export interface HttpContext {
   counters: TransportCounters;
   log: Logger;
   isReady(): boolean;
+  /** Shared tokens: every endpoint but /health needs `Authorization: Bearer` when set. */
+  auth?: TokenAuth;
+  metrics?: ServerMetrics;
+  health?: () => Promise<HealthReport>;
+}
+
+/**
+ * For endpoints behind auth.tokens: null when the request may proceed, else
+ * the 401 to send. /health is never behind it (load balancers, Docker).
+ */
+export function requireToken(req: Request, ctx: HttpContext): Response | null {
+  if (!ctx.auth?.enabled) return null;
+  const bad = ctx.auth.check(bearerToken(req.headers.get("authorization")));
+  if (!bad) return null;
+  ctx.metrics?.authFailed(`http_${bad}`);
+  return Response.json(
+    { error: { code: "unauthorized", message: bad === "missing_token" ? "this endpoint needs Authorization: Bearer <token>" : "the token was not accepted" } },
+    { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="stt"' } },
+  );
 }
 
 /** Plain HTTP endpoints next to Socket.IO. Returns null for paths it does not serve. */
 export async function handleHttp(req: Request, ctx: HttpContext): Promise<Response | null> {
   const url = new URL(req.url);
+  if (url.pathname === "/health" && ctx.health) {
+    const report = await ctx.health();
+    return Response.json(report, { status: healthHttpStatus(report.status), headers: { "Cache-Control": "no-store" } });
+  }
+  if (url.pathname === "/metrics" && ctx.metrics) {
+    const denied = requireToken(req, ctx);
+    if (denied) return denied;
+    const { body, contentType } = await ctx.metrics.render();
+    return new Response(body, { headers: { "Content-Type": contentType, "Cache-Control": "no-store" } });
+  }
   if (url.pathname === "/health") {
     const ready = ctx.isReady();
     return Response.json(

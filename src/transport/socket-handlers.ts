@@ -6,6 +6,16 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { SessionManager } from "../session/manager.ts";
 import { AudioDataPayload, ClientIdPayload, type CleanupConfirmedPayload, type ErrorCode } from "./schemas.ts";
+import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
+
+/** Codes added by the operations layer, on top of the protocol's ErrorCode. */
+export type TransportErrorCode = ErrorCode | "unknown_event" | "shutting_down";
+
+/** Reasons a connection is refused (the client's connect_error message starts with the reason). */
+export type RefusalReason = "missing_token" | "invalid_token" | "max_connections" | "shutting_down";
+
+/** Names a client must not be able to trigger on the server socket. */
+const RESERVED_EVENTS = new Set(["connect", "connect_error", "connection", "disconnect", "disconnecting", "error", "newListener", "removeListener"]);
 
 /** Decides whether a socket may send audio for, or subscribe to, a clientId. */
 export type AuthorizeClientId = (socket: Socket, clientId: string, action: "send" | "subscribe") => boolean | Promise<boolean>;
@@ -23,6 +33,12 @@ export interface TransportDeps {
   log: Logger;
   counters: TransportCounters;
   authorize?: AuthorizeClientId;
+  /** Shared tokens; absent or empty = open. */
+  auth?: TokenAuth;
+  /** True once shutdown began: new connections and new sessions are refused. */
+  isStopping?: () => boolean;
+  /** Told about every refused connection (metrics). */
+  onRefused?: (reason: RefusalReason) => void;
 }
 
 /**
@@ -34,9 +50,35 @@ export function bindSocketHandlers(deps: TransportDeps): void {
   const limits = config.limits;
   const maxChunkSamples = Math.round(limits.max_chunk_seconds * config.sample_rate);
 
+  // Connection gate: shutdown, then credentials, then the connection limit.
+  // A refusal reaches the client as connect_error with `message` (and `data.code`).
+  io.use((socket, next) => {
+    const refuse = (reason: RefusalReason, message: string) => {
+      deps.onRefused?.(reason);
+      const err = new Error(message) as Error & { data?: unknown };
+      err.data = { code: reason, message };
+      next(err);
+      // Do not let a refused client hold its transport open until connectTimeout.
+      setTimeout(() => {
+        if (socket.client.conn.readyState === "open" && !io.of("/").sockets.has(socket.id)) socket.client.conn.close();
+      }, 1000).unref?.();
+    };
+    if (deps.isStopping?.()) return refuse("shutting_down", "shutting_down: the server is shutting down; connect to another node");
+    if (deps.auth?.enabled) {
+      const token = handshakeToken(socket.handshake as never);
+      const bad = deps.auth.check(token);
+      if (bad) return refuse(bad, AUTH_MESSAGES[bad]);
+      socket.data.token = token;
+    }
+    if (io.of("/").sockets.size >= limits.max_connections) {
+      return refuse("max_connections", `max_connections: this node is at max_connections (${limits.max_connections}); try again later`);
+    }
+    next();
+  });
+
   io.on("connection", (socket) => {
     const bucket = new TokenBucket(limits.max_events_per_second, limits.max_events_per_second * 2);
-    const fail = (event: string, code: ErrorCode, message: string) => {
+    const fail = (event: string, code: TransportErrorCode, message: string) => {
       counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
       socket.emit("error", { event, code, message });
       log.once(`${socket.id}:${code}`, `refused ${event} from socket: ${message}`, { socket: socket.id, code });
@@ -48,9 +90,16 @@ export function bindSocketHandlers(deps: TransportDeps): void {
 
     // Every event passes the rate limit first, so a flood costs O(1) per event.
     socket.use(([event], next) => {
-      if (bucket.take()) return next();
-      counters.refusedPayloads++;
-      fail(String(event), "rate_limited", `more than ${limits.max_events_per_second} events/s`);
+      if (!bucket.take()) {
+        counters.refusedPayloads++;
+        return fail(String(event), "rate_limited", `more than ${limits.max_events_per_second} events/s (max_events_per_second)`);
+      }
+      // An event nobody handles gets an answer too, and reserved names can
+      // never reach the server's own listeners.
+      if (typeof event !== "string" || RESERVED_EVENTS.has(event) || socket.listeners(event as never).length === 0) {
+        return fail(String(event).slice(0, 64), "unknown_event", `unknown event "${String(event).slice(0, 64)}"`);
+      }
+      next();
     });
 
     // Chunks are handled strictly in arrival order, even when one of them has
@@ -79,10 +128,12 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       const pcm = decodePcm16(audio, maxChunkSamples);
       if (!pcm.ok) {
         counters.refusedPayloads++;
-        return fail("audio_data", pcm.code as ErrorCode, pcm.message);
+        const limit = pcm.code === "chunk_too_long" ? ` (max_chunk_seconds is ${limits.max_chunk_seconds})` : "";
+        return fail("audio_data", pcm.code as ErrorCode, pcm.message + limit);
       }
       let session = sessions.get(clientId);
       if (!session || session.ownerSocketId !== socket.id) {
+        if (deps.isStopping?.()) return fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams");
         if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
         const got = sessions.acquire(clientId, socket.id);
         if (!got.ok) return fail("audio_data", got.code, got.message);
