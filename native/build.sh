@@ -13,7 +13,8 @@ if [ -f "$out" ] && [ -z "$(find src include build.sh -newer "$out" -print -quit
 fi
 # The wheel is built with the C++11 std::string ABI; check rather than assume,
 # because a mismatch links fine and then corrupts strings at run time.
-if nm -DC "$CT2_LIB_DIR/libctranslate2.so" | grep -q '__cxx11'; then abi=1; else abi=0; fi
+# (grep -c, not grep -q: -q exits early, nm dies of SIGPIPE and pipefail would say "no".)
+if [ "$(nm -DC "$CT2_LIB_DIR/libctranslate2.so" | grep -c '__cxx11')" -gt 0 ]; then abi=1; else abi=0; fi
 g++ -std=c++17 -O3 -fPIC -shared -fvisibility=hidden -D_GLIBCXX_USE_CXX11_ABI=$abi \
   -Iinclude -I"$CT2_INCLUDE_DIR" "${srcs[@]}" \
   -L"$CT2_LIB_DIR" -l:libctranslate2.so \
