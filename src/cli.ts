@@ -28,8 +28,21 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, async () => {
     if (stopping) process.exit(130); // a second signal: stop waiting
     stopping = true;
-    bootLog.info(`${signal}: finishing captured utterances, then exiting`);
-    await server.stop();
+    const grace = resolved.config.shutdown_grace_seconds;
+    bootLog.info(`${signal}: refusing new connections, finishing captured utterances (up to ${grace} s), then exiting`);
+    // stop() is bounded by the grace period itself; this is the backstop in
+    // case closing sockets or the engine hangs.
+    setTimeout(() => {
+      bootLog.error(`shutdown took longer than shutdown_grace_seconds (${grace} s) + 5 s: exiting now`);
+      process.exit(1);
+    }, (grace + 5) * 1000).unref();
+    try {
+      await server.stop();
+    } catch (err) {
+      bootLog.error(`shutdown failed: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    bootLog.info("shutdown complete");
     process.exit(0);
   });
 }

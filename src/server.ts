@@ -58,8 +58,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   const log = options.logger ?? createLogger(config.enable_logging);
   const auth = new TokenAuth(config.auth.tokens);
   // CORS: explicit origins win; by default "*" for an open server and
-  // same-origin only once tokens are required.
-  const corsOrigin: string | string[] | false = config.cors.origin ?? (auth.enabled ? false : "*");
+  // same-origin only ([] = no foreign origin) once tokens are required.
+  const corsOrigin: string | string[] = config.cors.origin ?? (auth.enabled ? [] : "*");
   const io = new SocketServer({ cors: { origin: corsOrigin }, connectTimeout: 10_000 });
   const counters: TransportCounters = { errors: new Map(), audioSeconds: 0, refusedPayloads: 0 };
 
@@ -117,6 +117,10 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       // gets an `error` event instead of a dropped connection.
       maxHttpBufferSize: config.limits.max_payload_bytes * 4 + 64 * 1024,
       cors: { origin: corsOrigin },
+      // CORS does not cover WebSocket: browsers send Origin, so check it here too.
+      allowRequest: async (req) => {
+        if (!originAllowed(corsOrigin, req.headers.get("origin"), req.headers.get("host"))) throw "origin not allowed (cors.origin)";
+      },
     });
     io.bind(transport);
     bindSocketHandlers({
@@ -208,6 +212,18 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   }
 
   return { config, io, start, stop, stats, health, metrics };
+}
+
+/** Non-browser clients send no Origin; a page of this very host is always allowed. */
+export function originAllowed(allowed: string | string[], origin: string | null, host: string | null): boolean {
+  if (!origin || allowed === "*") return true;
+  const list = Array.isArray(allowed) ? allowed : [allowed];
+  if (list.includes("*") || list.includes(origin)) return true;
+  try {
+    return host !== null && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** Maps the server's snake_case keys onto the engine's options. */
