@@ -1,0 +1,293 @@
+/**
+ * Cross-client dynamic batching over a fixed set of executors (engine workers).
+ *
+ * - Requests wait in per-stream FIFO queues. Whenever an executor is free, one
+ *   batch of up to `batchSize` requests is formed round-robin across streams
+ *   (one request per stream per turn, rotating, so a busy stream cannot starve
+ *   the others); with `batchWaitMs` > 0 a partial batch waits up to that long
+ *   (measured from its oldest request) for more requests.
+ * - Results go back to each request's own promise, and per stream the promises
+ *   settle in submission order even when batches finish out of order.
+ * - A stream with `maxQueuePerStream` requests already waiting gets the next one
+ *   rejected at once with an Error whose `code` is "queue_full".
+ */
+
+export interface PoolStats {
+  /** Requests waiting for an executor. */
+  queueDepth: number;
+  /** Requests inside running batches. */
+  inFlight: number;
+  /** Streams with waiting or unsettled requests. */
+  streams: number;
+  executors: number;
+  busyExecutors: number;
+  /** Batches dispatched since start. */
+  batches: number;
+  /** Requests dispatched since start. */
+  dispatched: number;
+  completed: number;
+  failed: number;
+  /** Requests refused with queue_full. */
+  rejected: number;
+  /** batch size -> number of batches of that size. */
+  batchSizeHistogram: Record<number, number>;
+  /** Milliseconds from submission to dispatch (last 2048 requests). */
+  queueWaitMs: { count: number; mean: number; p50: number; p99: number; max: number };
+  /** Milliseconds executors spent per batch (last 2048 batches). */
+  batchMs: { count: number; mean: number; p50: number; p99: number; max: number };
+}
+
+export interface PoolOptions {
+  batchSize: number;
+  batchWaitMs: number;
+  maxQueuePerStream: number;
+}
+
+/** Runs one batch; resolves with one outcome per request, in order. */
+export type Executor<Req, Res> = (batch: Req[]) => Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
+
+interface Job<Req, Res> {
+  req: Req;
+  key: string;
+  enqueuedAt: number;
+  resolve: (v: Res) => void;
+  reject: (e: Error) => void;
+  outcome?: { ok: true; value: Res } | { ok: false; error: Error };
+}
+
+interface Stream<Req, Res> {
+  waiting: Job<Req, Res>[];
+  unsettled: Job<Req, Res>[];
+}
+
+export class QueueFullError extends Error {
+  readonly code = "queue_full";
+  constructor(key: string, limit: number) {
+    super(`stream ${key} already has ${limit} utterances waiting for the engine`);
+    this.name = "QueueFullError";
+  }
+}
+
+export class PoolClosedError extends Error {
+  readonly code = "engine_closed";
+  constructor() {
+    super("engine is closed");
+    this.name = "PoolClosedError";
+  }
+}
+
+class Window {
+  private readonly values: number[] = [];
+  private next = 0;
+  constructor(private readonly size: number) {}
+  add(v: number): void {
+    if (this.values.length < this.size) this.values.push(v);
+    else this.values[this.next] = v;
+    this.next = (this.next + 1) % this.size;
+  }
+  list(): number[] {
+    return this.values.length < this.size ? [...this.values] : [...this.values.slice(this.next), ...this.values.slice(0, this.next)];
+  }
+  summary(): { count: number; mean: number; p50: number; p99: number; max: number } {
+    const n = this.values.length;
+    if (n === 0) return { count: 0, mean: 0, p50: 0, p99: 0, max: 0 };
+    const s = [...this.values].sort((a, b) => a - b);
+    const q = (p: number) => s[Math.min(n - 1, Math.floor(p * (n - 1) + 0.5))]!;
+    return { count: n, mean: s.reduce((a, b) => a + b, 0) / n, p50: q(0.5), p99: q(0.99), max: s[n - 1]! };
+  }
+}
+
+export class BatchPool<Req, Res> {
+  private readonly streams = new Map<string, Stream<Req, Res>>();
+  /** Streams with waiting requests, in round-robin order. */
+  private readonly order: string[] = [];
+  private readonly idle: number[] = [];
+  private readonly busy = new Set<number>();
+  private queued = 0;
+  private inFlight = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+  private anon = 0;
+  private readonly drainWaiters: (() => void)[] = [];
+  private readonly stats = {
+    batches: 0,
+    dispatched: 0,
+    completed: 0,
+    failed: 0,
+    rejected: 0,
+    hist: {} as Record<number, number>,
+    wait: new Window(2048),
+    batchMs: new Window(2048),
+  };
+
+  constructor(
+    private readonly executors: Executor<Req, Res>[],
+    private readonly opts: PoolOptions,
+  ) {
+    if (executors.length < 1) throw new Error("BatchPool needs at least one executor");
+    if (opts.batchSize < 1) throw new Error("batchSize must be >= 1");
+    if (opts.maxQueuePerStream < 1) throw new Error("maxQueuePerStream must be >= 1");
+    executors.forEach((_, i) => this.idle.push(i));
+  }
+
+  submit(req: Req, streamKey?: string): Promise<Res> {
+    if (this.closed) return Promise.reject(new PoolClosedError());
+    const key = streamKey ?? `\u0000anon:${this.anon++}`;
+    let s = this.streams.get(key);
+    if (!s) {
+      s = { waiting: [], unsettled: [] };
+      this.streams.set(key, s);
+    }
+    if (s.waiting.length >= this.opts.maxQueuePerStream) {
+      this.stats.rejected++;
+      return Promise.reject(new QueueFullError(key, this.opts.maxQueuePerStream));
+    }
+    const stream = s;
+    return new Promise<Res>((resolve, reject) => {
+      const job: Job<Req, Res> = { req, key, enqueuedAt: performance.now(), resolve, reject };
+      if (stream.waiting.length === 0) this.order.push(key);
+      stream.waiting.push(job);
+      stream.unsettled.push(job);
+      this.queued++;
+      this.schedule();
+    });
+  }
+
+  getStats(): PoolStats {
+    return {
+      queueDepth: this.queued,
+      inFlight: this.inFlight,
+      streams: this.streams.size,
+      executors: this.executors.length,
+      busyExecutors: this.busy.size,
+      batches: this.stats.batches,
+      dispatched: this.stats.dispatched,
+      completed: this.stats.completed,
+      failed: this.stats.failed,
+      rejected: this.stats.rejected,
+      batchSizeHistogram: { ...this.stats.hist },
+      queueWaitMs: this.stats.wait.summary(),
+      batchMs: this.stats.batchMs.summary(),
+    };
+  }
+
+  /** Recent queue waits and batch durations (ms), oldest first. */
+  recent(): { queueWaitMs: number[]; batchMs: number[] } {
+    return { queueWaitMs: this.stats.wait.list(), batchMs: this.stats.batchMs.list() };
+  }
+
+  /** Rejects waiting requests, waits for running batches. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const key of this.order.splice(0)) {
+      const s = this.streams.get(key);
+      if (!s) continue;
+      for (const job of s.waiting.splice(0)) {
+        this.queued--;
+        job.outcome = { ok: false, error: new PoolClosedError() };
+      }
+      this.flush(key);
+    }
+    if (this.inFlight > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
+  }
+
+  private schedule(): void {
+    while (!this.closed && this.idle.length > 0 && this.queued > 0) {
+      if (this.opts.batchWaitMs > 0 && this.queued < this.opts.batchSize) {
+        const oldest = this.oldestWaiting();
+        const waited = performance.now() - oldest;
+        if (waited < this.opts.batchWaitMs) {
+          if (!this.timer) {
+            this.timer = setTimeout(() => {
+              this.timer = null;
+              this.schedule();
+            }, Math.max(0, this.opts.batchWaitMs - waited));
+          }
+          return;
+        }
+      }
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.dispatch(this.idle.shift()!, this.formBatch());
+    }
+  }
+
+  private oldestWaiting(): number {
+    let t = Infinity;
+    for (const key of this.order) {
+      const j = this.streams.get(key)?.waiting[0];
+      if (j && j.enqueuedAt < t) t = j.enqueuedAt;
+    }
+    return t;
+  }
+
+  private formBatch(): Job<Req, Res>[] {
+    const batch: Job<Req, Res>[] = [];
+    while (batch.length < this.opts.batchSize && this.order.length > 0) {
+      const key = this.order.shift()!;
+      const s = this.streams.get(key)!;
+      batch.push(s.waiting.shift()!);
+      this.queued--;
+      if (s.waiting.length > 0) this.order.push(key);
+    }
+    return batch;
+  }
+
+  private dispatch(slot: number, batch: Job<Req, Res>[]): void {
+    const now = performance.now();
+    this.busy.add(slot);
+    this.inFlight += batch.length;
+    this.stats.batches++;
+    this.stats.dispatched += batch.length;
+    this.stats.hist[batch.length] = (this.stats.hist[batch.length] ?? 0) + 1;
+    for (const j of batch) this.stats.wait.add(now - j.enqueuedAt);
+    const exec = this.executors[slot]!;
+    let run: Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
+    try {
+      run = exec(batch.map((j) => j.req));
+    } catch (e) {
+      run = Promise.reject(e);
+    }
+    run
+      .then(
+        (outcomes) => batch.forEach((j, i) => (j.outcome = outcomes[i] ?? { ok: false, error: new Error("executor returned too few results") })),
+        (e: unknown) => {
+          const err = e instanceof Error ? e : new Error(String(e));
+          for (const j of batch) j.outcome = { ok: false, error: err };
+        },
+      )
+      .finally(() => {
+        this.stats.batchMs.add(performance.now() - now);
+        this.inFlight -= batch.length;
+        this.busy.delete(slot);
+        this.idle.push(slot);
+        const keys = new Set(batch.map((j) => j.key));
+        for (const key of keys) this.flush(key);
+        if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+        this.schedule();
+      });
+  }
+
+  /** Settles a stream's finished requests in submission order. */
+  private flush(key: string): void {
+    const s = this.streams.get(key);
+    if (!s) return;
+    while (s.unsettled.length > 0 && s.unsettled[0]!.outcome) {
+      const job = s.unsettled.shift()!;
+      const o = job.outcome!;
+      if (o.ok) {
+        this.stats.completed++;
+        job.resolve(o.value);
+      } else {
+        this.stats.failed++;
+        job.reject(o.error);
+      }
+    }
+    if (s.unsettled.length === 0 && s.waiting.length === 0) this.streams.delete(key);
+  }
+}

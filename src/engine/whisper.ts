@@ -1,0 +1,284 @@
+/**
+ * The Whisper engine: a pool of Bun workers sharing one natively loaded
+ * CTranslate2 model, with cross-client dynamic batching (see pool.ts) and
+ * faster-whisper-compatible decoding (see docs/engine.md).
+ */
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } from "../../ffi/sttwhisper.ts";
+import { BatchPool, type Executor, type PoolStats } from "./pool.ts";
+import type { DecodeOptions, ItemOutcome, WireError, WorkerRequest, WorkerResponse } from "./protocol.ts";
+import { BpeTokenizer } from "./tokenizer.ts";
+import type { EngineInfo, EngineRequest, EngineResult, EngineStats, SpeechEngine } from "./types.ts";
+
+export type { PoolStats } from "./pool.ts";
+
+export interface WhisperEngineConfig {
+  /** Directory of a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json, ...). */
+  modelPath: string;
+  device: "auto" | "cpu" | "cuda";
+  /** "default" = int8 on CPU, float16 on CUDA; or any CTranslate2 compute type. */
+  computeType: string;
+  deviceIndex: number;
+  /** CPU threads per model replica; 0 = cores / maxWorkers. */
+  cpuThreads: number;
+  /** Workers = concurrent engine calls = CTranslate2 replicas. */
+  maxWorkers: number;
+  /** Default language (ISO 639-1); null = detect per utterance (multilingual models). */
+  language: string | null;
+  task: "transcribe" | "translate";
+  beamSize: number;
+  maxNewTokens: number;
+  /** Text placed after <|startofprev|> for every utterance; null = none. */
+  initialPrompt: string | null;
+  /** Most utterances per engine call (default 8). */
+  batchSize: number;
+  /** How long a partial batch may wait for more (default 0: only what is queued). */
+  batchWaitMs: number;
+  /** Waiting utterances per stream before "queue_full" (default 8). */
+  maxQueuePerStream: number;
+}
+
+export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
+  device: "auto",
+  computeType: "default",
+  deviceIndex: 0,
+  cpuThreads: 0,
+  maxWorkers: 1,
+  language: null,
+  task: "transcribe",
+  beamSize: 1,
+  maxNewTokens: 200,
+  initialPrompt: null,
+  batchSize: 8,
+  batchWaitMs: 0,
+  maxQueuePerStream: 8,
+};
+
+/** An engine error: `code` is a shim status name ("invalid_audio", "no_cuda", ...) or "queue_full". */
+export class EngineError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "EngineError";
+  }
+}
+
+export interface WhisperEngine extends SpeechEngine {
+  stats(): EngineStats;
+  /** Batching figures with percentiles. */
+  poolStats(): PoolStats;
+  /** What each worker saw when it loaded the model (same handle = shared model). */
+  readonly workerModels: ReadonlyArray<{ handle: number; refcount: number; constructed: number }>;
+  /** Token ids used to suppress (faster-whisper's list) and the encoded initial prompt. */
+  readonly suppressIds: readonly number[];
+  readonly promptIds: readonly number[];
+}
+
+function fromWire(e: WireError): EngineError {
+  return new EngineError(e.code, e.message);
+}
+
+function validateAudio(audio: unknown): void {
+  if (!(audio instanceof Float32Array)) throw new EngineError("invalid_audio", "audio must be a Float32Array of 16 kHz mono samples");
+  if (audio.length === 0) throw new EngineError("invalid_audio", "audio is empty (0 samples)");
+  if (audio.length > MAX_SAMPLES) throw new EngineError("invalid_audio", `audio too long: at most ${MAX_SAMPLES} samples (10 min at 16 kHz)`);
+  for (let i = 0; i < audio.length; i++) {
+    if (!Number.isFinite(audio[i]!)) throw new EngineError("invalid_audio", `sample ${i} is NaN or infinite (audio must be finite floats in [-1, 1])`);
+  }
+}
+
+class WorkerHandle {
+  private readonly pending = new Map<number, (outcomes: ItemOutcome[], ms: number) => void>();
+  private nextId = 0;
+  private closedResolve: (() => void) | null = null;
+  private dead: string | null = null;
+
+  constructor(readonly worker: Worker) {
+    worker.addEventListener("message", (ev: MessageEvent<WorkerResponse>) => {
+      const m = ev.data;
+      if (m.type === "result") {
+        this.pending.get(m.id)?.(m.results, m.ms);
+        this.pending.delete(m.id);
+      } else if (m.type === "run_error") {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.([{ ok: false, error: m.error }], 0);
+      } else if (m.type === "closed") {
+        this.closedResolve?.();
+      }
+    });
+    worker.addEventListener("error", (ev) => this.fail(`engine worker crashed: ${(ev as ErrorEvent).message ?? "unknown error"}`));
+  }
+
+  private fail(message: string): void {
+    this.dead = message;
+    for (const [, p] of this.pending) p([{ ok: false, error: { code: "engine_error", status: 9, message } }], 0);
+    this.pending.clear();
+  }
+
+  init(load: WorkerRequest & { type: "init" }): Promise<Extract<WorkerResponse, { type: "ready" }>> {
+    return new Promise((resolve, reject) => {
+      const onMsg = (ev: MessageEvent<WorkerResponse>) => {
+        const m = ev.data;
+        if (m.type === "ready") {
+          this.worker.removeEventListener("message", onMsg);
+          resolve(m);
+        } else if (m.type === "init_error") {
+          this.worker.removeEventListener("message", onMsg);
+          reject(fromWire(m.error));
+        }
+      };
+      this.worker.addEventListener("message", onMsg);
+      this.worker.addEventListener("error", (ev) => reject(new EngineError("engine_error", `engine worker failed to start: ${(ev as ErrorEvent).message}`)), { once: true });
+      this.worker.postMessage(load);
+    });
+  }
+
+  run(audios: Float32Array[], languages: (string | null)[], options: DecodeOptions): Promise<{ outcomes: ItemOutcome[]; ms: number }> {
+    if (this.dead) return Promise.reject(new EngineError("engine_error", this.dead));
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, (outcomes, ms) => resolve({ outcomes, ms }));
+      const msg: WorkerRequest = { type: "run", id, audios, languages, options };
+      this.worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.dead) {
+      const closed = new Promise<void>((r) => (this.closedResolve = r));
+      this.worker.postMessage({ type: "close" } satisfies WorkerRequest);
+      await Promise.race([closed, Bun.sleep(5000)]);
+    }
+    this.worker.terminate();
+  }
+}
+
+/**
+ * Loads the model once (shared by all workers) and returns a SpeechEngine.
+ * Rejects with an EngineError (code "model_not_found", "model_load", "no_cuda",
+ * "invalid_argument", "library_missing", ...) when the model cannot be used.
+ */
+export async function createWhisperEngine(config: Partial<WhisperEngineConfig> & { modelPath: string }): Promise<WhisperEngine> {
+  const c: WhisperEngineConfig = { ...DEFAULT_WHISPER_CONFIG, ...config };
+  const modelPath = path.resolve(c.modelPath);
+  const workers = Math.max(1, Math.floor(c.maxWorkers));
+  const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : os.cpus().length;
+  const intraThreads = c.cpuThreads > 0 ? Math.floor(c.cpuThreads) : Math.max(1, Math.floor(cores / workers));
+  if (c.beamSize < 1) throw new EngineError("invalid_argument", "beamSize must be >= 1");
+  if (c.maxNewTokens < 1) throw new EngineError("invalid_argument", "maxNewTokens must be >= 1");
+
+  // Suppress list and prompt need the tokenizer; without tokenizer.json fall back to
+  // the model's config.json suppress_ids (equal for the OpenAI checkpoints) and no prompt.
+  let tokenizer: BpeTokenizer | null = null;
+  if (existsSync(path.join(modelPath, "tokenizer.json"))) tokenizer = BpeTokenizer.fromModelDir(modelPath);
+  const suppressIds = tokenizer ? tokenizer.suppressTokens() : [];
+  let promptIds: number[] = [];
+  if (c.initialPrompt && c.initialPrompt.trim()) {
+    if (!tokenizer) throw new EngineError("invalid_argument", `initialPrompt needs ${path.join(modelPath, "tokenizer.json")}`);
+    promptIds = tokenizer.encode(" " + c.initialPrompt.trim()).slice(-(MAX_LENGTH / 2 - 1));
+  }
+
+  const handles: WorkerHandle[] = [];
+  const ready: Extract<WorkerResponse, { type: "ready" }>[] = [];
+  try {
+    for (let i = 0; i < workers; i++) {
+      const h = new WorkerHandle(new Worker(new URL("./worker.ts", import.meta.url).href));
+      handles.push(h);
+      // Sequential: the first load constructs the model, the others share it.
+      ready.push(
+        await h.init({
+          type: "init",
+          load: { modelDir: modelPath, device: c.device, computeType: c.computeType, deviceIndex: c.deviceIndex, intraThreads, interThreads: workers },
+        }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(handles.map((h) => h.close().catch(() => {})));
+    if (e instanceof EngineError) throw e;
+    throw new EngineError("engine_error", (e as Error).message);
+  }
+  const desc: ModelDescription = ready[0]!.description;
+  const decode: DecodeOptions = {
+    task: c.task,
+    beamSize: Math.floor(c.beamSize),
+    maxNewTokens: Math.floor(c.maxNewTokens),
+    promptIds: promptIds.length ? promptIds : null,
+    suppressIds: suppressIds.length ? suppressIds : null,
+  };
+
+  type Item = { audio: Float32Array; language: string | null };
+  const executors: Executor<Item, EngineResult>[] = handles.map((h) => async (batch) => {
+    const { outcomes, ms } = await h.run(
+      batch.map((b) => b.audio),
+      batch.map((b) => b.language),
+      decode,
+    );
+    return outcomes.map((o) =>
+      o.ok ? { ok: true as const, value: toResult(o.result, ms, batch.length) } : { ok: false as const, error: fromWire(o.error) },
+    );
+  });
+  const pool = new BatchPool<Item, EngineResult>(executors, {
+    batchSize: Math.max(1, Math.floor(c.batchSize)),
+    batchWaitMs: Math.max(0, c.batchWaitMs),
+    maxQueuePerStream: Math.max(1, Math.floor(c.maxQueuePerStream)),
+  });
+
+  const info: EngineInfo = {
+    modelPath,
+    device: desc.device,
+    computeType: desc.compute_type,
+    multilingual: desc.multilingual,
+    nMels: desc.n_mels,
+    workers,
+  };
+  let closed = false;
+
+  return {
+    info,
+    suppressIds,
+    promptIds,
+    workerModels: ready.map((r) => ({ handle: r.handle, refcount: r.description.refcount, constructed: r.constructed })),
+    async transcribe(req: EngineRequest): Promise<EngineResult> {
+      validateAudio(req.audio);
+      const language = req.language === undefined ? c.language : req.language;
+      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null }, req.streamKey);
+    },
+    stats(): EngineStats {
+      const s = pool.getStats();
+      const r = pool.recent();
+      return {
+        queueDepth: s.queueDepth,
+        batches: s.batches,
+        utterances: s.dispatched,
+        batchSizes: s.batchSizeHistogram,
+        queueWaitMs: r.queueWaitMs,
+        engineMs: r.batchMs,
+      };
+    },
+    poolStats: () => pool.getStats(),
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.close();
+      await Promise.all(handles.map((h) => h.close()));
+    },
+  };
+}
+
+function toResult(r: NativeResult, ms: number, batchSize: number): EngineResult {
+  return {
+    text: r.text,
+    tokens: r.tokens,
+    avgLogprob: r.avg_logprob,
+    noSpeechProb: r.no_speech_prob,
+    language: r.language || "en",
+    languageProbability: r.language_probability,
+    engineMs: ms,
+    batchSize,
+  };
+}
