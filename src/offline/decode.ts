@@ -1,0 +1,171 @@
+import { Resampler } from "../../public/resampler.js";
+
+/**
+ * Audio files → 16 kHz mono float samples. WAV (PCM 8/16/24/32-bit, float
+ * 32/64, WAVE_FORMAT_EXTENSIBLE) is parsed here; anything else goes through
+ * ffmpeg (stdin → stdout, or the path itself for files on disk).
+ */
+
+export const TARGET_RATE = 16000;
+
+export class AudioDecodeError extends Error {
+  override name = "AudioDecodeError";
+}
+
+/** True when the bytes start like a RIFF/WAVE file. */
+export function isWav(bytes: Uint8Array): boolean {
+  return bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 4) === "WAVE";
+}
+
+/** Decodes an audio file held in memory. */
+export async function decodeAudio(bytes: Uint8Array): Promise<Float32Array> {
+  if (bytes.length === 0) throw new AudioDecodeError("the audio file is empty");
+  if (isWav(bytes)) {
+    const wav = parseWav(bytes);
+    if (wav) return toTarget(wav.channels, wav.sampleRate);
+    // A WAV codec we do not parse (ADPCM, µ-law...): ffmpeg knows it.
+  }
+  return ffmpegDecode(bytes);
+}
+
+/** Decodes an audio file on disk (ffmpeg reads it directly, so seekable containers work). */
+export async function decodeAudioFile(path: string): Promise<Float32Array> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new AudioDecodeError(`no such file: ${path}`);
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (isWav(head)) {
+    const wav = parseWav(new Uint8Array(await file.arrayBuffer()));
+    if (wav) return toTarget(wav.channels, wav.sampleRate);
+  }
+  return ffmpegDecode(null, path);
+}
+
+interface Wav {
+  sampleRate: number;
+  channels: Float32Array[];
+}
+
+/** Parses a PCM or float WAV; null when the codec is not one of those. Throws on a broken file. */
+export function parseWav(bytes: Uint8Array): Wav | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 12;
+  let fmt: { format: number; channels: number; rate: number; bits: number; align: number } | null = null;
+  while (pos + 8 <= bytes.length) {
+    const id = ascii(bytes, pos, 4);
+    let size = view.getUint32(pos + 4, true);
+    const body = pos + 8;
+    if (id === "fmt ") {
+      if (size < 16 || body + 16 > bytes.length) throw new AudioDecodeError("WAV fmt chunk is truncated");
+      let format = view.getUint16(body, true);
+      if (format === 0xfffe && size >= 26) format = view.getUint16(body + 24, true); // EXTENSIBLE: sub-format GUID's first two bytes
+      fmt = {
+        format,
+        channels: view.getUint16(body + 2, true),
+        rate: view.getUint32(body + 4, true),
+        align: view.getUint16(body + 12, true),
+        bits: view.getUint16(body + 14, true),
+      };
+    } else if (id === "data") {
+      if (!fmt) throw new AudioDecodeError("WAV data chunk comes before its fmt chunk");
+      // Streamed WAVs (ffmpeg to a pipe) carry 0 or 0xFFFFFFFF as the size: take the rest.
+      if (size === 0 || size === 0xffffffff || body + size > bytes.length) size = bytes.length - body;
+      return decodeWavData(view, body, size, fmt);
+    }
+    pos = body + size + (size & 1);
+  }
+  throw new AudioDecodeError(fmt ? "WAV file has no data chunk" : "WAV file has no fmt chunk");
+}
+
+function decodeWavData(
+  view: DataView,
+  offset: number,
+  size: number,
+  fmt: { format: number; channels: number; rate: number; bits: number; align: number },
+): Wav | null {
+  const { format, channels: nch, rate, bits } = fmt;
+  if (nch < 1 || nch > 64 || rate < 1000 || rate > 768_000) throw new AudioDecodeError(`WAV has ${nch} channels at ${rate} Hz`);
+  const pcm = format === 1 && [8, 16, 24, 32].includes(bits);
+  const float = format === 3 && (bits === 32 || bits === 64);
+  if (!pcm && !float) return null;
+  const bytesPer = bits / 8;
+  const frameBytes = bytesPer * nch;
+  const frames = Math.floor(size / frameBytes);
+  const channels = Array.from({ length: nch }, () => new Float32Array(frames));
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < nch; c++) {
+      const p = offset + i * frameBytes + c * bytesPer;
+      let v: number;
+      if (float) v = bits === 32 ? view.getFloat32(p, true) : view.getFloat64(p, true);
+      else if (bits === 16) v = view.getInt16(p, true) / 32768;
+      else if (bits === 8) v = (view.getUint8(p) - 128) / 128;
+      else if (bits === 24) v = ((view.getUint8(p) | (view.getUint8(p + 1) << 8) | (view.getInt8(p + 2) << 16)) / 8388608);
+      else v = view.getInt32(p, true) / 2147483648;
+      channels[c]![i] = v;
+    }
+  }
+  return { sampleRate: rate, channels };
+}
+
+/** Down-mixes to mono and resamples to 16 kHz. */
+function toTarget(channels: Float32Array[], rate: number): Float32Array {
+  let mono = channels[0]!;
+  if (channels.length > 1) {
+    mono = new Float32Array(mono.length);
+    for (const ch of channels) for (let i = 0; i < ch.length; i++) mono[i]! += ch[i]! / channels.length;
+  }
+  if (rate === TARGET_RATE) return mono;
+  const r = new Resampler(rate, TARGET_RATE);
+  const a = r.process(mono);
+  const b = r.flush();
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function ffmpegDecode(bytes: Uint8Array | null, path?: string): Promise<Float32Array> {
+  if (!Bun.which("ffmpeg")) {
+    throw new AudioDecodeError("only WAV can be decoded without ffmpeg; install ffmpeg (apt-get install ffmpeg) for other formats");
+  }
+  const input = path ?? "pipe:0";
+  const proc = Bun.spawn(
+    ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input, "-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", String(TARGET_RATE), "pipe:1"],
+    { stdin: bytes ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" },
+  );
+  if (bytes && proc.stdin) {
+    // Write without awaiting the reader side first: ffmpeg may start emitting before it has all input.
+    void (async () => {
+      try {
+        proc.stdin.write(bytes);
+        await proc.stdin.end();
+      } catch {
+        // ffmpeg closed its input early (undecodable data); its exit code tells.
+      }
+    })();
+  }
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 || out.byteLength < 2) {
+    // Containers whose index sits at the end (MP4/M4A with a trailing moov) cannot be read from a pipe.
+    if (bytes && !path && /moov atom not found|seek|Invalid data/i.test(err)) return viaTempFile(bytes);
+    const why = err.trim().split("\n").slice(-2).join("; ") || `ffmpeg exited with ${code} and no audio`;
+    throw new AudioDecodeError(`could not decode the audio: ${why}`);
+  }
+  const pcm = new Int16Array(out, 0, out.byteLength >> 1);
+  const f = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) f[i] = pcm[i]! / 32768;
+  return f;
+}
+
+async function viaTempFile(bytes: Uint8Array): Promise<Float32Array> {
+  const tmp = `/tmp/stt-upload-${process.pid}-${crypto.randomUUID()}`;
+  await Bun.write(tmp, bytes);
+  try {
+    return await ffmpegDecode(null, tmp);
+  } finally {
+    await Bun.file(tmp).delete().catch(() => {});
+  }
+}
+
+function ascii(b: Uint8Array, at: number, n: number): string {
+  return String.fromCharCode(...b.subarray(at, at + n));
+}

@@ -1,0 +1,62 @@
+import type { OfflineResult, OfflineSegment } from "./transcribe.ts";
+
+/** Output formats shared by the CLI and the OpenAI-compatible endpoint. */
+
+/** `00:01:02,345` (SRT) or `00:01:02.345` (WebVTT). */
+export function timestamp(seconds: number, sep: "," | "." = "."): string {
+  const ms = Math.max(0, Math.round(seconds * 1000));
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Math.floor((ms % 60_000) / 1000);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(h)}:${pad(m)}:${pad(s)}${sep}${pad(ms % 1000, 3)}`;
+}
+
+export function toSrt(segments: OfflineSegment[]): string {
+  return segments.map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${s.text}\n`).join("\n");
+}
+
+export function toVtt(segments: OfflineSegment[]): string {
+  return "WEBVTT\n\n" + segments.map((s) => `${timestamp(s.start)} --> ${timestamp(s.end)}\n${s.text}\n`).join("\n");
+}
+
+/** One line per utterance with its times: `[00:00:00.320 --> 00:00:10.880] text`. */
+export function toTimedText(segments: OfflineSegment[]): string {
+  return segments.map((s) => `[${timestamp(s.start)} --> ${timestamp(s.end)}] ${s.text}`).join("\n") + (segments.length ? "\n" : "");
+}
+
+const LANGUAGE_NAMES: Record<string, string> = {
+  en: "english", de: "german", fr: "french", es: "spanish", it: "italian", pt: "portuguese", nl: "dutch", ru: "russian",
+  zh: "chinese", ja: "japanese", ko: "korean", ar: "arabic", hi: "hindi", pl: "polish", tr: "turkish", uk: "ukrainian",
+  sv: "swedish", cs: "czech", el: "greek", fi: "finnish", da: "danish", no: "norwegian", he: "hebrew", ro: "romanian",
+  hu: "hungarian", id: "indonesian", vi: "vietnamese", th: "thai", ca: "catalan", fa: "persian",
+};
+
+/** OpenAI's `verbose_json` shape (language as a lower-case English name, as OpenAI sends it). */
+export function toVerboseJson(r: OfflineResult) {
+  return {
+    task: "transcribe",
+    language: LANGUAGE_NAMES[r.language] ?? r.language,
+    duration: r.duration,
+    text: r.text,
+    segments: r.segments.map((s) => ({
+      id: s.id,
+      seek: Math.round(s.start * 100),
+      start: s.start,
+      end: s.end,
+      text: s.text,
+      tokens: s.tokens,
+      temperature: 0,
+      avg_logprob: s.avgLogprob,
+      compression_ratio: compressionRatio(s.text),
+      no_speech_prob: s.noSpeechProb,
+    })),
+  };
+}
+
+/** Text bytes over zlib-compressed bytes, as Whisper reports it (high = repetitive output). */
+function compressionRatio(text: string): number {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length === 0) return 0;
+  return Math.round((bytes.length / (Bun.deflateSync(bytes).length + 6)) * 1000) / 1000;
+}
