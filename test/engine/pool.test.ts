@@ -1,0 +1,101 @@
+/** BatchPool with fake executors: batching, round-robin fairness, per-stream FIFO, queue_full. */
+import { describe, expect, test } from "bun:test";
+import { BatchPool, type Executor } from "../../src/engine/pool.ts";
+
+type Req = { id: string; ms?: number; fail?: boolean };
+
+function recorder(delayMs = 5) {
+  const batches: string[][] = [];
+  const exec: Executor<Req, string> = async (batch) => {
+    batches.push(batch.map((r) => r.id));
+    await Bun.sleep(Math.max(delayMs, ...batch.map((r) => r.ms ?? 0)));
+    return batch.map((r) => (r.fail ? { ok: false as const, error: new Error(`bad ${r.id}`) } : { ok: true as const, value: `done ${r.id}` }));
+  };
+  return { batches, exec };
+}
+
+describe("BatchPool", () => {
+  test("requests queued while the executor is busy go into one batch, each gets its own result", async () => {
+    const { batches, exec } = recorder(20);
+    const pool = new BatchPool([exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const first = pool.submit({ id: "a0" }, "a");
+    const rest = ["b0", "c0", "d0"].map((id) => pool.submit({ id }, id[0]));
+    expect(await first).toBe("done a0");
+    expect(await Promise.all(rest)).toEqual(["done b0", "done c0", "done d0"]);
+    expect(batches).toEqual([["a0"], ["b0", "c0", "d0"]]);
+    const s = pool.getStats();
+    expect(s.batchSizeHistogram).toEqual({ 1: 1, 3: 1 });
+    expect(s).toMatchObject({ batches: 2, dispatched: 4, completed: 4, queueDepth: 0, inFlight: 0 });
+    await pool.close();
+  });
+
+  test("batches are formed round-robin across streams and respect batchSize", async () => {
+    const { batches, exec } = recorder(10);
+    const pool = new BatchPool([exec], { batchSize: 4, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const all: Promise<string>[] = [pool.submit({ id: "x" }, "x")]; // occupies the executor
+    for (let i = 0; i < 6; i++) all.push(pool.submit({ id: `a${i}` }, "a"));
+    all.push(pool.submit({ id: "b0" }, "b"), pool.submit({ id: "c0" }, "c"), pool.submit({ id: "c1" }, "c"));
+    await Promise.all(all);
+    expect(batches[0]).toEqual(["x"]);
+    expect(batches[1]).toEqual(["a0", "b0", "c0", "a1"]);
+    expect(batches[2]).toEqual(["c1", "a2", "a3", "a4"]);
+    expect(batches[3]).toEqual(["a5"]);
+    await pool.close();
+  });
+
+  test("per-stream promises settle in submission order even when batches finish out of order", async () => {
+    const { exec } = recorder(1);
+    const pool = new BatchPool([exec, exec], { batchSize: 1, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const order: string[] = [];
+    const slow = pool.submit({ id: "s0", ms: 60 }, "s").then((v) => order.push(v));
+    const fast = pool.submit({ id: "s1", ms: 1 }, "s").then((v) => order.push(v));
+    await Promise.all([slow, fast]);
+    expect(order).toEqual(["done s0", "done s1"]);
+    await pool.close();
+  });
+
+  test("a full stream is refused with code queue_full; other streams are not affected", async () => {
+    const { exec } = recorder(30);
+    const pool = new BatchPool([exec], { batchSize: 2, batchWaitMs: 0, maxQueuePerStream: 2 });
+    const busy = pool.submit({ id: "busy" }, "z");
+    const ok = [pool.submit({ id: "q0" }, "q"), pool.submit({ id: "q1" }, "q")];
+    const refused = pool.submit({ id: "q2" }, "q");
+    await expect(refused).rejects.toMatchObject({ code: "queue_full" });
+    expect(await pool.submit({ id: "r0" }, "r")).toBe("done r0");
+    expect(await Promise.all([busy, ...ok])).toEqual(["done busy", "done q0", "done q1"]);
+    expect(pool.getStats().rejected).toBe(1);
+    await pool.close();
+  });
+
+  test("batchWaitMs lets a partial batch wait for more", async () => {
+    const { batches, exec } = recorder(1);
+    const pool = new BatchPool([exec], { batchSize: 3, batchWaitMs: 40, maxQueuePerStream: 8 });
+    const p = [pool.submit({ id: "a" }, "a")];
+    await Bun.sleep(10);
+    p.push(pool.submit({ id: "b" }, "b"));
+    await Promise.all(p);
+    expect(batches).toEqual([["a", "b"]]);
+    const q = pool.submit({ id: "c" }, "c");
+    const t0 = performance.now();
+    await q;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(30);
+    await pool.close();
+  });
+
+  test("one failed item rejects only its own promise; close rejects waiting requests", async () => {
+    const { exec } = recorder(20);
+    const pool = new BatchPool([exec], { batchSize: 4, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const first = pool.submit({ id: "a" }, "a");
+    const bad = pool.submit({ id: "b", fail: true }, "b");
+    const good = pool.submit({ id: "c" }, "c");
+    expect(await first).toBe("done a");
+    await expect(bad).rejects.toThrow("bad b");
+    expect(await good).toBe("done c");
+    const busy = pool.submit({ id: "d", ms: 30 }, "d");
+    const waiting = pool.submit({ id: "e" }, "e").catch((e: unknown) => e);
+    await pool.close();
+    expect(await busy).toBe("done d");
+    expect(await waiting).toMatchObject({ code: "engine_closed" });
+    await expect(pool.submit({ id: "f" })).rejects.toMatchObject({ code: "engine_closed" });
+  });
+});
