@@ -83,7 +83,11 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     refusedPayloads: () => counters.refusedPayloads,
     engineStats: () => engine?.stats?.() ?? null,
     redisUp: () => (cluster ? cluster.state().up : null),
-  });
+    workers: () => {
+      const pool = (engine as { poolStats?: () => { executors: number; busyExecutors: number } } | null)?.poolStats?.();
+      return pool ? { total: pool.executors, busy: pool.busyExecutors } : null;
+    },
+  }, { cluster: !!config.redis_url });
 
   async function start() {
     if (auth.enabled && config.cors.origin === "*") {

@@ -18,6 +18,8 @@ export interface MetricsSource {
   engineStats(): EngineStats | null;
   /** null when no Redis is configured. */
   redisUp(): boolean | null;
+  /** Worker pool occupancy, when the engine reports it. */
+  workers?(): { total: number; busy: number } | null;
 }
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20];
@@ -36,7 +38,7 @@ export class ServerMetrics {
   private readonly authFailures: Counter<"reason">;
   private readonly connectionsRefused: Counter<"reason">;
 
-  constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
+  constructor(source: MetricsSource, opts: { defaultMetrics?: boolean; cluster?: boolean } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
@@ -94,14 +96,27 @@ export class ServerMetrics {
         if (s) for (const [size, n] of Object.entries(s.batchSizes)) this.labels(size).inc(n);
       },
     });
+    if (opts.cluster) {
+      new Gauge({
+        name: "stt_redis_up",
+        help: "1 when the Redis adapter is connected, 0 during an outage (only with redis_url).",
+        registers,
+        collect() {
+          this.set(source.redisUp() ? 1 : 0);
+        },
+      });
+    }
     new Gauge({
-      name: "stt_redis_up",
-      help: "1 when the Redis adapter is connected, 0 during an outage (absent without redis_url).",
+      name: "stt_engine_workers",
+      help: "Engine workers, by state (busy = running a batch now).",
+      labelNames: ["state"],
       registers,
       collect() {
-        const up = source.redisUp();
-        if (up === null) this.reset();
-        else this.set(up ? 1 : 0);
+        this.reset();
+        const w = source.workers?.();
+        if (!w) return;
+        this.labels("busy").set(w.busy);
+        this.labels("idle").set(Math.max(0, w.total - w.busy));
       },
     });
 
