@@ -8,6 +8,8 @@ import type { Server as SocketServer } from "socket.io";
 import { bearerToken, type TokenAuth } from "../auth/tokens.ts";
 import type { ServerMetrics } from "../metrics/metrics.ts";
 import { healthHttpStatus, type HealthReport } from "../metrics/health.ts";
+import { handleOpenAi } from "./openai.ts";
+import { servePublic } from "./public.ts";
 
 /** What HTTP handlers may read; built once the server has started. */
 export interface HttpContext {
@@ -60,5 +62,8 @@ export async function handleHttp(req: Request, ctx: HttpContext): Promise<Respon
       { status: ready ? 200 : 503 },
     );
   }
+  // Clients: OpenAI-compatible file transcription, and the browser page at /.
+  const client = (await handleOpenAi(req, ctx)) ?? (await servePublic(req));
+  if (client) return client;
   return null;
 }

@@ -132,12 +132,13 @@ async function ffmpegDecode(bytes: Uint8Array | null, path?: string): Promise<Fl
     ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input, "-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", String(TARGET_RATE), "pipe:1"],
     { stdin: bytes ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" },
   );
-  if (bytes && proc.stdin) {
+  const stdin = proc.stdin;
+  if (bytes && stdin) {
     // Write without awaiting the reader side first: ffmpeg may start emitting before it has all input.
     void (async () => {
       try {
-        proc.stdin.write(bytes);
-        await proc.stdin.end();
+        stdin.write(bytes);
+        await stdin.end();
       } catch {
         // ffmpeg closed its input early (undecodable data); its exit code tells.
       }
