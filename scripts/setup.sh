@@ -52,7 +52,7 @@ if [ ! -f "$CT2_DIR/.done" ]; then
   log "fetching ctranslate2==$CT2_VERSION wheel"
   rm -rf "$CT2_DIR" && mkdir -p "$CT2_DIR/wheel"
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$CT2_DIR/wheel" "ctranslate2==$CT2_VERSION"
   python3 - "$CT2_DIR" <<'PY'
 import sys, zipfile, glob, os, shutil
