@@ -158,7 +158,7 @@ async function flooder(r: Rng, n: number) {
 /** Protocol-level garbage on raw WebSockets: the server must drop only those connections. */
 async function rawGarbage(r: Rng, url: string): Promise<{ opened: number; closed: number }> {
   const wsUrl = url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket";
-  const frames: (() => string | Uint8Array)[] = [
+  const frames: (() => string | Uint8Array<ArrayBuffer>)[] = [
     () => "40", // connect, then garbage
     () => '42["audio_data"',
     () => '451-["audio_data",{"_placeholder":true,"num":0}]',

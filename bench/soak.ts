@@ -1,0 +1,226 @@
+/**
+ * Soak: N clients (default 50) stream short spoken sentences in real time
+ * against a server process with the real engine for several minutes, and
+ * reconnect at random — between sentences, and sometimes in the middle of
+ * one. A monitor socket subscribed to every clientId is the witness:
+ *
+ *   - no lost utterance: every sentence sent yields a transcript,
+ *   - exactly once: no sentence yields two (no duplicate delivery),
+ *   - memory: server RSS growth after warm-up stays under 5 %.
+ *
+ *   bun run soak [--duration 300] [--clients 50] [--seed 1] [--out bench/results/soak.json]
+ *
+ * Exits 1 when an utterance was lost or duplicated, or RSS grew 5 % or more.
+ */
+import { parseArgs } from "node:util";
+import { io as connect, type Socket } from "socket.io-client";
+import { concat, silence, speak, wordErrorRate } from "../test/support/audio.ts";
+import type { TranscriptionPayload, ErrorPayload } from "../src/transport/schemas.ts";
+import { percentile, rng } from "./lib/speech.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: "string", default: "300" },
+    clients: { type: "string", default: "50" },
+    seed: { type: "string", default: "1" },
+    warmup: { type: "string", default: "0.25" },
+    out: { type: "string", default: "bench/results/soak.json" },
+  },
+});
+const DURATION_S = Number(args.duration);
+const CLIENTS = Number(args.clients);
+const WARMUP_S = Math.max(20, DURATION_S * Number(args.warmup));
+const random = rng(Number(args.seed));
+
+// Comma-free sentences, so each one is a single utterance for the VAD.
+const SENTENCES = [
+  "Please turn on the lights in the kitchen",
+  "The meeting has been moved to Thursday afternoon",
+  "Set a timer for twelve minutes",
+  "How far is the nearest train station from here",
+  "I would like to book a table for four people tonight",
+  "The package should arrive before the end of the week",
+  "Send a message to the team saying I will be late",
+  "Our quarterly numbers look better than we expected",
+];
+const VOICES = ["en-us", "en-gb"];
+
+// --- server process ----------------------------------------------------------------
+type ChildMsg = { type: "ready"; port: number } | { type: "stats"; rss: number; cpuMs: number; server: { sessions: number; utterances: number } };
+const inbox: ((m: ChildMsg) => void)[] = [];
+const child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify({ host: "127.0.0.1", port: 0, enable_logging: false })], {
+  stdout: "inherit",
+  stderr: "inherit",
+  ipc: (m: ChildMsg) => inbox.shift()?.(m),
+});
+const port = await new Promise<number>((resolve) => inbox.push((m) => m.type === "ready" && resolve(m.port)));
+const url = `http://127.0.0.1:${port}`;
+async function serverStats() {
+  const p = new Promise<ChildMsg>((r) => inbox.push(r));
+  child.send({ type: "stats" });
+  return (await p) as Extract<ChildMsg, { type: "stats" }>;
+}
+
+// --- material --------------------------------------------------------------------------
+const clips: { text: string; pcm: Int16Array }[] = [];
+for (let i = 0; i < SENTENCES.length; i++) {
+  clips.push({ text: SENTENCES[i]!, pcm: concat(silence(0.2), await speak(SENTENCES[i]!, VOICES[i % VOICES.length]!, 160)) });
+}
+const TAIL = silence(1.0);
+
+// --- the witness -------------------------------------------------------------------
+interface Pending {
+  clip: number;
+  sentAt: number;
+  cut: boolean;
+  transcripts: TranscriptionPayload[];
+}
+const open = new Map<string, Pending>(); // clientId → sentence being waited for
+const stats = {
+  sent: 0,
+  cutMidSentence: 0,
+  delivered: 0,
+  lost: 0,
+  duplicated: 0,
+  stray: 0,
+  reconnects: 0,
+  refused: 0,
+  latencies: [] as number[],
+  wer: [] as number[],
+  errors: new Map<string, number>(),
+};
+const monitor = connect(url, { transports: ["websocket"], forceNew: true });
+await new Promise<void>((r) => monitor.once("connect", () => r()));
+const ids = Array.from({ length: CLIENTS }, (_, i) => `soak-${i}`);
+for (const id of ids) await monitor.emitWithAck("subscribe_transcripts", { clientId: id });
+monitor.on("transcription", (p: TranscriptionPayload) => {
+  const w = open.get(p.client_id);
+  if (!w) return void stats.stray++; // a transcript nobody is waiting for: a duplicate or a split
+  w.transcripts.push(p);
+});
+
+// --- one client ------------------------------------------------------------------------
+function newSocket(): Promise<Socket> {
+  const s = connect(url, { transports: random() < 0.8 ? ["websocket"] : ["polling", "websocket"], forceNew: true, reconnection: false });
+  s.on("error", (e: ErrorPayload) => stats.errors.set(e.code, (stats.errors.get(e.code) ?? 0) + 1));
+  return new Promise((resolve, reject) => {
+    s.once("connect", () => resolve(s));
+    s.once("connect_error", reject);
+  });
+}
+
+const deadline = performance.now() + DURATION_S * 1000;
+async function runClient(id: string): Promise<void> {
+  let s = await newSocket();
+  await Bun.sleep(random() * 4000); // stagger
+  while (performance.now() < deadline) {
+    const k = Math.floor(random() * clips.length);
+    const clip = clips[k]!;
+    const cut = random() < 0.06; // hang up in the middle of this sentence
+    const audio = cut ? clip.pcm.slice(0, Math.floor(clip.pcm.length * (0.6 + random() * 0.2))) : concat(clip.pcm, TAIL);
+    const w: Pending = { clip: k, sentAt: 0, cut, transcripts: [] };
+    open.set(id, w);
+    let refused = false;
+    const onErr = (e: ErrorPayload) => {
+      if (e.code === "client_id_in_use") refused = true;
+    };
+    s.on("error", onErr);
+    for (let i = 0; i < audio.length; i += 1600) {
+      s.emit("audio_data", { clientId: id, audioData: audio.slice(i, i + 1600).buffer });
+      await Bun.sleep(100);
+    }
+    w.sentAt = performance.now();
+    s.off("error", onErr);
+    if (refused) {
+      // The previous connection's session was not released yet: nothing was
+      // accepted for this sentence, so it is not counted as sent.
+      stats.refused++;
+      open.delete(id);
+      await Bun.sleep(500);
+      continue;
+    }
+    stats.sent++;
+    if (cut) {
+      stats.cutMidSentence++;
+      stats.reconnects++;
+      s.close();
+    }
+    // Wait for the transcript (the flush after a hang-up, or the trailing silence).
+    const t0 = performance.now();
+    while (w.transcripts.length === 0 && performance.now() - t0 < 60_000) await Bun.sleep(50);
+    await Bun.sleep(1500); // a duplicate would arrive by now
+    open.delete(id);
+    if (w.transcripts.length === 0) stats.lost++;
+    else {
+      stats.delivered++;
+      if (w.transcripts.length > 1) stats.duplicated++;
+      stats.latencies.push(w.transcripts[0]!.ts * 1000 - (Date.now() - (performance.now() - w.sentAt)));
+      if (!cut) stats.wer.push(wordErrorRate(clip.text, w.transcripts.map((t) => t.text).join(" ")));
+    }
+    if (cut) s = await newSocket();
+    else if (random() < 0.15) {
+      // Reconnect between sentences.
+      stats.reconnects++;
+      s.close();
+      await Bun.sleep(200 + random() * 800);
+      s = await newSocket();
+    } else await Bun.sleep(random() * 3000);
+  }
+  s.close();
+}
+
+// --- run --------------------------------------------------------------------------------
+const t0 = performance.now();
+const rss: { t: number; mb: number }[] = [];
+const sampler = setInterval(async () => {
+  const st = await serverStats();
+  rss.push({ t: (performance.now() - t0) / 1000, mb: st.rss / 1024 / 1024 });
+}, 5000);
+const progress = setInterval(() => {
+  const last = rss.at(-1);
+  console.log(
+    `[soak] ${((performance.now() - t0) / 1000).toFixed(0)} s: sent ${stats.sent}, delivered ${stats.delivered}, lost ${stats.lost}, duplicated ${stats.duplicated}, reconnects ${stats.reconnects}, server RSS ${last?.mb.toFixed(0) ?? "?"} MB`,
+  );
+}, 30_000);
+console.log(`[soak] ${CLIENTS} clients for ${DURATION_S} s against ${url} (warm-up ${WARMUP_S.toFixed(0)} s)`);
+await Promise.all(ids.map((id) => runClient(id)));
+clearInterval(sampler);
+clearInterval(progress);
+const metricsText = await (await fetch(`${url}/metrics`)).text();
+const final = await serverStats();
+monitor.close();
+child.send({ type: "stop" });
+await child.exited;
+
+const median = (xs: number[]) => percentile(xs, 50);
+const afterWarm = rss.filter((r) => r.t >= WARMUP_S);
+const warmMb = median(afterWarm.slice(0, 3).map((r) => r.mb));
+const endMb = median(rss.slice(-3).map((r) => r.mb));
+const growth = (endMb - warmMb) / warmMb;
+const result = {
+  date: new Date().toISOString(),
+  clients: CLIENTS,
+  durationS: DURATION_S,
+  warmupS: WARMUP_S,
+  sent: stats.sent,
+  cutMidSentence: stats.cutMidSentence,
+  delivered: stats.delivered,
+  lost: stats.lost,
+  duplicated: stats.duplicated,
+  strayTranscripts: stats.stray,
+  reconnects: stats.reconnects,
+  refusedClientIdInUse: stats.refused,
+  errors: Object.fromEntries(stats.errors),
+  latencyMs: { p50: median(stats.latencies), p95: percentile(stats.latencies, 95), max: Math.max(...stats.latencies) },
+  meanWer: stats.wer.reduce((a, b) => a + b, 0) / Math.max(1, stats.wer.length),
+  rssMb: { start: rss[0]?.mb, afterWarmup: warmMb, end: endMb, max: Math.max(...rss.map((r) => r.mb)), growthAfterWarmupPct: growth * 100 },
+  serverUtterances: final.server.utterances,
+  serverCpuMs: final.cpuMs,
+  engineErrors: /stt_errors_total\{code="(engine_error|queue_full)"\} (\d+)/.exec(metricsText)?.[0] ?? "none",
+  rssSamples: rss.map((r) => [Math.round(r.t), Math.round(r.mb)]),
+};
+await Bun.write(args.out!, JSON.stringify(result, null, 2));
+console.log(JSON.stringify({ ...result, rssSamples: undefined }, null, 2));
+const ok = stats.lost === 0 && stats.duplicated === 0 && growth < 0.05;
+console.log(`[soak] ${ok ? "PASS" : "FAIL"}: lost ${stats.lost}, duplicated ${stats.duplicated}, RSS growth after warm-up ${(growth * 100).toFixed(2)} %`);
+process.exit(ok ? 0 : 1);
