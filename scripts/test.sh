@@ -7,7 +7,7 @@ bash scripts/setup.sh
 bash scripts/test-setup.sh
 mkdir -p test/artifacts
 set +e
-bun test "$@" 2>&1 | tee test/artifacts/bun-test.log
+bun test --timeout 120000 "$@" 2>&1 | tee test/artifacts/bun-test.log
 rc=${PIPESTATUS[0]}
 set -e
 pass=$(grep -Eo '^ *[0-9]+ pass$' test/artifacts/bun-test.log | tail -1 | tr -dc 0-9)
