@@ -44,6 +44,8 @@ interface Sent {
 }
 interface ClientResult {
   latencies: number[];
+  /** [utterance index, latency ms] for each transcript matched to an utterance. */
+  byUtterance: [number, number][];
   utterances: Sent[];
   matched: Set<number>;
   transcripts: number;
@@ -123,7 +125,7 @@ async function runClient(url: string, id: number, clips: Clip[], seconds: number
   });
   const clientId = `load-${id}`;
   const sentAt: number[] = []; // wall time when chunk k (ending at (k+1)*step) was sent
-  const res: ClientResult = { latencies: [], utterances, matched: new Set(), transcripts: 0, errors: [] };
+  const res: ClientResult = { latencies: [], byUtterance: [], utterances, matched: new Set(), transcripts: 0, errors: [] };
   socket.on("error", (e: { code: string }) => res.errors.push(e.code));
   socket.on("transcription", (p: TranscriptionPayload) => {
     const now = performance.now();
@@ -131,10 +133,14 @@ async function runClient(url: string, id: number, clips: Clip[], seconds: number
     // The server could close the utterance once speech end + silence window had been sent.
     const target = Math.round((p.end - PAD + SILENCE) * 16000);
     const k = Math.min(sentAt.length - 1, Math.max(0, Math.ceil(target / step) - 1));
-    if (sentAt[k] !== undefined) res.latencies.push(now - sentAt[k]!);
+    const latency = sentAt[k] !== undefined ? now - sentAt[k]! : NaN;
+    if (!Number.isNaN(latency)) res.latencies.push(latency);
     const endSample = p.end * 16000;
     const u = utterances.findIndex((x, i) => endSample >= x.start && endSample <= (utterances[i + 1]?.start ?? Infinity));
-    if (u >= 0) res.matched.add(u);
+    if (u >= 0) {
+      res.matched.add(u);
+      if (!Number.isNaN(latency)) res.byUtterance.push([u, latency]);
+    }
   });
 
   const t0 = performance.now();
@@ -157,8 +163,9 @@ const floor = await engineFloor(clips);
 console.error(`[load] floor: ${floor.meanMs.toFixed(0)} ms per utterance`);
 const url = TARGET ?? (await startChild());
 const rows: Record<string, unknown>[] = [];
+let prevEngine = (await childStats())?.server.engine ?? null;
 for (const n of CLIENTS) {
-  await childStats(); // reset counters
+  await childStats(); // reset CPU and lag windows
   console.error(`[load] ${n} clients × ${SECONDS} s…`);
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, SECONDS)));
@@ -168,9 +175,30 @@ for (const n of CLIENTS) {
   const sent = results.reduce((a, r) => a + r.utterances.length, 0);
   const matched = results.reduce((a, r) => a + r.matched.size, 0);
   const transcripts = results.reduce((a, r) => a + r.transcripts, 0);
-  const eng = s?.server.engine;
+  // Engine counters are cumulative: take this step's share.
+  const cur = s?.server.engine ?? null;
+  const eng = cur && {
+    batches: cur.batches - (prevEngine?.batches ?? 0),
+    utterances: cur.utterances - (prevEngine?.utterances ?? 0),
+    batchSizes: Object.fromEntries(
+      Object.entries(cur.batchSizes)
+        .map(([k, v]) => [k, v - (prevEngine?.batchSizes[Number(k)] ?? 0)])
+        .filter(([, v]) => (v as number) > 0),
+    ) as Record<number, number>,
+    engineMs: cur.engineMs.slice(-(cur.batches - (prevEngine?.batches ?? 0)) || cur.engineMs.length),
+    queueWaitMs: cur.queueWaitMs.slice(-(cur.utterances - (prevEngine?.utterances ?? 0)) || cur.queueWaitMs.length),
+  };
+  prevEngine = cur;
   const batchHist = eng?.batchSizes ?? {};
   const meanBatch = eng && eng.batches > 0 ? eng.utterances / eng.batches : NaN;
+  // Overhead above the floor: utterances that came back as exactly one transcript,
+  // latency minus faster-whisper's time for that same clip alone.
+  const overhead: number[] = [];
+  for (const r of results) {
+    const count = new Map<number, number>();
+    for (const [u] of r.byUtterance) count.set(u, (count.get(u) ?? 0) + 1);
+    for (const [u, ms] of r.byUtterance) if (count.get(u) === 1) overhead.push(ms - floor.perClip[r.utterances[u]!.clip]!);
+  }
   const row = {
     clients: n,
     utterancesSent: sent,
@@ -178,6 +206,7 @@ for (const n of CLIENTS) {
     transcripts,
     transcriptsPerSecond: transcripts / wall,
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
+    overheadAboveFloorMs: { p50: percentile(overhead, 50), p95: percentile(overhead, 95), n: overhead.length },
     engineMsMean: eng && eng.engineMs.length ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.engineMs.length : NaN,
     engineMsPerUtterance: eng && eng.utterances ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.utterances : NaN,
     meanBatch,
@@ -196,11 +225,11 @@ for (const n of CLIENTS) {
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 console.log(`\nfaster-whisper floor (one at a time, same model and threads): ${f(floor.meanMs)} ms per utterance\n`);
-console.log("| N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | over floor p50/p95 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows as any[]) {
   console.log(
-    `| ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
+    `| ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.overheadAboveFloorMs.p50)}/${f(r.overheadAboveFloorMs.p95)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
   );
 }
 mkdirSync("bench/results", { recursive: true });
