@@ -83,20 +83,20 @@ export class Session {
 
   private async run(): Promise<void> {
     for (;;) {
-        const available = Math.floor((this.buffer.end - this.queuedTo) / VAD_FRAME);
-        if (available === 0) break;
-        const frames: Float32Array[] = [];
-        const rms: number[] = [];
-        for (let i = 0; i < available; i++) {
-          const from = this.queuedTo + i * VAD_FRAME;
-          const frame = this.buffer.slice(from, from + VAD_FRAME);
-          frames.push(frame);
-          rms.push(rootMeanSquare(frame));
-        }
-        this.queuedTo += available * VAD_FRAME;
-        const probs = await this.vad.score(this.vadState, frames);
-        for (let i = 0; i < probs.length; i++) this.emit(this.segmenter.push(probs[i]!, rms[i]!));
-        this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
+      const available = Math.floor((this.buffer.end - this.queuedTo) / VAD_FRAME);
+      if (available === 0) break;
+      const frames: Float32Array[] = [];
+      const rms: number[] = [];
+      for (let i = 0; i < available; i++) {
+        const from = this.queuedTo + i * VAD_FRAME;
+        const frame = this.buffer.slice(from, from + VAD_FRAME);
+        frames.push(frame);
+        rms.push(rootMeanSquare(frame));
+      }
+      this.queuedTo += available * VAD_FRAME;
+      const probs = await this.vad.score(this.vadState, frames);
+      for (let i = 0; i < probs.length; i++) this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+      this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
     }
   }
 
