@@ -1,0 +1,228 @@
+// Browser client: microphone → AudioWorklet (16 kHz PCM16, ~100 ms chunks)
+// → Socket.IO `audio_data`; transcripts of the client id listed as they come.
+// Monitor mode only subscribes. URL parameters: ?clientId=…, ?monitor=<clientId>
+// (monitor mode, starts at once), ?token=….
+import { io } from "/socket.io.esm.min.js";
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  form: $("controls"),
+  clientId: $("client-id"),
+  token: $("token"),
+  start: $("start"),
+  stop: $("stop"),
+  clear: $("clear"),
+  connection: $("connection"),
+  connectionText: $("connection-text"),
+  level: $("level"),
+  levelDb: $("level-db"),
+  alert: $("alert"),
+  list: $("transcripts"),
+  empty: $("empty"),
+};
+const modeInputs = [...document.querySelectorAll('input[name="mode"]')];
+
+const params = new URLSearchParams(location.search);
+const monitorParam = params.get("monitor");
+els.clientId.value = monitorParam ?? params.get("clientId") ?? localStorage.getItem("stt.clientId") ?? `web-${Math.random().toString(36).slice(2, 10)}`;
+els.token.value = params.get("token") ?? "";
+if (monitorParam) modeInputs.find((i) => i.value === "monitor").checked = true;
+
+/** @type {null | {socket: any, clientId: string, mode: string, audio?: {ctx: AudioContext, stream: MediaStream, node: AudioWorkletNode}}} */
+let run = null;
+
+function mode() {
+  return modeInputs.find((i) => i.checked).value;
+}
+
+function setConnection(state, text) {
+  els.connection.dataset.state = state;
+  els.connectionText.textContent = text;
+}
+
+function showAlert(message) {
+  els.alert.textContent = message;
+  els.alert.hidden = !message;
+}
+
+function setRunning(on) {
+  els.start.disabled = on;
+  els.stop.disabled = !on;
+  els.clientId.disabled = on;
+  els.token.disabled = on;
+  for (const i of modeInputs) i.disabled = on;
+}
+
+const clock = (s) => {
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
+};
+
+function addTranscript(t) {
+  els.empty.hidden = true;
+  const li = document.createElement("li");
+  li.dataset.seq = String(t.seq);
+  li.dataset.clientId = t.client_id;
+  if (t.final === false) li.classList.add("partial");
+  const when = document.createElement("span");
+  when.className = "when";
+  const received = new Date((t.ts ?? Date.now() / 1000) * 1000);
+  const time = document.createElement("time");
+  time.dateTime = received.toISOString();
+  time.textContent = received.toLocaleTimeString();
+  when.append(time, document.createElement("br"), `${clock(t.start)} – ${clock(t.end)}`);
+  when.title = `stream time ${t.start.toFixed(2)} s to ${t.end.toFixed(2)} s`;
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = t.text;
+  li.append(when, text);
+  els.list.append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function connectSocket(clientId, token) {
+  const socket = io({ transports: ["websocket", "polling"], auth: token ? { token } : undefined });
+  setConnection("connecting", "Connecting…");
+  socket.on("connect", () => setConnection("connected", `Connected as ${clientId}`));
+  socket.on("disconnect", (reason) => {
+    if (socket.active) setConnection("reconnecting", "Reconnecting…");
+    else setConnection("idle", reason === "io client disconnect" ? "Not connected" : `Disconnected (${reason})`);
+  });
+  socket.on("connect_error", (err) => {
+    setConnection(socket.active ? "reconnecting" : "error", socket.active ? "Reconnecting…" : "Connection refused");
+    if (!socket.active) showAlert(`Connection refused: ${err.message}`);
+  });
+  socket.on("transcription", (t) => {
+    if (t.client_id === clientId) addTranscript(t);
+  });
+  socket.on("error", (e) => showAlert(`${e.code}: ${e.message}`));
+  return socket;
+}
+
+async function start() {
+  showAlert("");
+  const clientId = els.clientId.value.trim();
+  if (!els.clientId.checkValidity() || !clientId) {
+    showAlert("Enter a client id (printable characters, no spaces).");
+    els.clientId.focus();
+    return;
+  }
+  localStorage.setItem("stt.clientId", clientId);
+  const m = mode();
+  setRunning(true);
+  const socket = connectSocket(clientId, els.token.value.trim());
+  run = { socket, clientId, mode: m };
+
+  if (m === "monitor") {
+    const subscribe = () =>
+      socket.emit("subscribe_transcripts", { clientId }, (ack) => {
+        if (ack?.ok) setConnection("connected", `Monitoring ${clientId}`);
+        else showAlert(`Subscription refused: ${ack?.code ?? "unknown"}`);
+      });
+    // Rooms belong to a connection: subscribe again after every reconnect.
+    socket.on("connect", subscribe);
+    return;
+  }
+
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: false },
+    });
+    // Run the graph at the microphone's own rate when the browser says it, so
+    // the worklet's resampler is the only rate conversion.
+    const trackRate = stream.getAudioTracks()[0]?.getSettings().sampleRate;
+    let ctx;
+    try {
+      ctx = new AudioContext({ latencyHint: "interactive", sampleRate: trackRate || undefined });
+    } catch {
+      ctx = new AudioContext({ latencyHint: "interactive" });
+    }
+    await ctx.audioWorklet.addModule("/pcm-worklet.js");
+    const source = ctx.createMediaStreamSource(stream);
+    const node = new AudioWorkletNode(ctx, "pcm16-writer", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      channelCount: 1,
+      channelCountMode: "explicit",
+      processorOptions: { chunkMs: 100 },
+    });
+    node.port.onmessage = (e) => {
+      const { pcm, rms, peak } = e.data;
+      showLevel(rms, peak);
+      // While disconnected audio is dropped rather than queued: a burst of stale
+      // audio after a reconnect would only delay live transcripts.
+      if (pcm.byteLength > 0 && socket.connected) socket.emit("audio_data", { clientId, audioData: pcm });
+    };
+    source.connect(node);
+    node.connect(ctx.destination); // the node writes silence; connected so it is pulled
+    await ctx.resume();
+    run.audio = { ctx, stream, node };
+    if (run.socket.connected) setConnection("connected", `Streaming as ${clientId}`);
+    else socket.once("connect", () => setConnection("connected", `Streaming as ${clientId}`));
+  } catch (err) {
+    showAlert(`Microphone unavailable: ${err.message ?? err}`);
+    await stop();
+  }
+}
+
+async function stop() {
+  const r = run;
+  run = null;
+  setRunning(false);
+  showLevel(0, 0);
+  if (!r) return;
+  if (r.audio) {
+    setConnection("connecting", "Finishing the last utterance…");
+    const { ctx, stream, node } = r.audio;
+    for (const track of stream.getTracks()) track.stop();
+    // Send what the worklet still holds, then end the session: the server
+    // transcribes speech that was still open and the transcript comes back.
+    const last = new Promise((resolve) => {
+      node.port.onmessage = (e) => {
+        if (e.data.pcm.byteLength > 0 && r.socket.connected) r.socket.emit("audio_data", { clientId: r.clientId, audioData: e.data.pcm });
+        if (e.data.final) resolve();
+      };
+      setTimeout(resolve, 500);
+    });
+    node.port.postMessage("flush");
+    await last;
+    await ctx.close();
+    if (r.socket.connected) {
+      const done = new Promise((resolve) => {
+        r.socket.once("cleanup_confirmed", resolve);
+        setTimeout(resolve, 5000);
+      });
+      r.socket.emit("cleanup_client", { clientId: r.clientId });
+      await done;
+      // Leave a moment for the transcript of that last utterance.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+  r.socket.disconnect();
+}
+
+function showLevel(rms, peak) {
+  // -60 dBFS … 0 dBFS onto 0 … 1.
+  const db = rms > 0 ? 20 * Math.log10(rms) : -Infinity;
+  const v = Math.max(0, Math.min(1, (db + 60) / 60));
+  els.level.value = v;
+  els.level.textContent = `${Math.round(v * 100)}%`;
+  els.levelDb.textContent = Number.isFinite(db) ? `${db.toFixed(0)} dB` : "–∞ dB";
+  els.level.title = `peak ${peak.toFixed(2)}`;
+}
+
+els.form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  void start();
+});
+els.stop.addEventListener("click", () => void stop());
+els.clear.addEventListener("click", () => {
+  els.list.replaceChildren();
+  els.empty.hidden = false;
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && run) void stop();
+});
+window.addEventListener("pagehide", () => run?.socket.disconnect());
+
+if (monitorParam) void start();
