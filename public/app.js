@@ -1,7 +1,7 @@
 // Browser client: microphone → AudioWorklet (16 kHz PCM16, ~100 ms chunks)
 // → Socket.IO `audio_data`; transcripts of the client id listed as they come.
 // Monitor mode only subscribes. URL parameters: ?clientId=…, ?monitor=<clientId>
-// (monitor mode, starts at once), ?token=….
+// (monitor mode, starts at once), ?token=…, ?noiseSuppression=0.
 import { io } from "/socket.io.esm.min.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +26,8 @@ const params = new URLSearchParams(location.search);
 const monitorParam = params.get("monitor");
 els.clientId.value = monitorParam ?? params.get("clientId") ?? localStorage.getItem("stt.clientId") ?? `web-${Math.random().toString(36).slice(2, 10)}`;
 els.token.value = params.get("token") ?? "";
+const nsInput = $("noise-suppression");
+if (params.get("noiseSuppression") === "0") nsInput.checked = false;
 if (monitorParam) modeInputs.find((i) => i.value === "monitor").checked = true;
 
 /** @type {null | {socket: any, clientId: string, mode: string, audio?: {ctx: AudioContext, stream: MediaStream, node: AudioWorkletNode}}} */
@@ -50,6 +52,7 @@ function setRunning(on) {
   els.stop.disabled = !on;
   els.clientId.disabled = on;
   els.token.disabled = on;
+  nsInput.disabled = on;
   for (const i of modeInputs) i.disabled = on;
 }
 
@@ -126,7 +129,7 @@ async function start() {
 
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: false },
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: nsInput.checked, autoGainControl: false },
     });
     // Run the graph at the microphone's own rate when the browser says it, so
     // the worklet's resampler is the only rate conversion.
