@@ -210,7 +210,7 @@ function showLevel(rms, peak) {
   const v = Math.max(0, Math.min(1, (db + 60) / 60));
   els.level.value = v;
   els.level.textContent = `${Math.round(v * 100)}%`;
-  els.levelDb.textContent = Number.isFinite(db) ? `${db.toFixed(0)} dB` : "–∞ dB";
+  els.levelDb.textContent = db > -90 ? `${db.toFixed(0)} dB` : "–∞ dB";
   els.level.title = `peak ${peak.toFixed(2)}`;
 }
 
