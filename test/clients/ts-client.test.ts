@@ -4,6 +4,7 @@ import { connect, SttClient, type TranscriptionPayload } from "../../src/client/
 import { Resampler } from "../../public/resampler.js";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, silence, wordErrorRate } from "../support/audio.ts";
 import { startServer, waitFor, type Harness } from "../support/harness.ts";
+import { RecordingEngine } from "../support/test-engine.ts";
 
 /** The TypeScript client and the `stream` CLI against the server with the real engine. */
 
@@ -115,6 +116,22 @@ describe("TypeScript client", () => {
     const unreachable = await connect({ url: "http://127.0.0.1:1", reconnection: false, timeoutMs: 1000 }).catch((e: Error) => e);
     expect(unreachable).toBeInstanceOf(Error);
   }, 20_000);
+});
+
+test("token: sent as the handshake's auth.token; a missing one is refused with the server's reason", async () => {
+  const locked = await startServer({ auth: { tokens: ["client-test-token-1"] } } as never, { engine: new RecordingEngine() });
+  try {
+    const ok = await connect({ url: locked.url, token: "client-test-token-1", reconnection: false });
+    expect(ok.connected).toBe(true);
+    ok.close();
+    const refused = await connect({ url: locked.url, reconnection: false, timeoutMs: 5000 }).catch((e: Error) => e);
+    expect(String(refused)).toMatch(/token/);
+    // The same token opens the HTTP endpoint (Authorization: Bearer, as the OpenAI SDK sends it).
+    const noAuth = await fetch(`${locked.url}/v1/audio/transcriptions`, { method: "POST", body: new FormData() });
+    expect(noAuth.status).toBe(401);
+  } finally {
+    await locked.stop();
+  }
 });
 
 describe("resampler", () => {
