@@ -3,10 +3,13 @@
  * (20–100 ms chunks, natural pauses, different material per client) to a
  * server running in its own process. For every utterance it measures, at the
  * client, end of speech → transcript, minus the configured silence window
- * (the part the server could not skip). Prints a table, writes
+ * (the part the server could not skip). The same sweep runs twice in one
+ * run: with cross-client batching (batch_size, default 8) and as a
+ * one-utterance-at-a-time server (batch_size 1), so their throughput and
+ * latency compare side by side. Prints a table, writes
  * bench/results/load.json and bench/results/load.png.
  *
- *   bun run bench:load [--clients 1,2,4,8,16,32] [--seconds 40] [--url http://host:port]
+ *   bun run bench:load [--clients 1,2,4,8,16,32] [--seconds 40] [--batch-size 8] [--no-baseline] [--url http://host:port]
  */
 import { io as connect, type Socket } from "socket.io-client";
 import { mkdirSync } from "node:fs";
@@ -25,6 +28,9 @@ const TARGET = argv.includes("--url") ? arg("url", "") : null;
 const THREADS = Number(arg("threads", "2"));
 const SILENCE = 0.5;
 const PAD = 0.2;
+const BATCH = Number(arg("batch-size", "8"));
+const MODES: { name: string; batch_size: number }[] = [{ name: "batched", batch_size: BATCH }];
+if (!argv.includes("--no-baseline") && BATCH !== 1 && !TARGET) MODES.push({ name: "one-at-a-time", batch_size: 1 });
 const SERVER_CONFIG = {
   host: "127.0.0.1",
   port: 0,
@@ -32,7 +38,7 @@ const SERVER_CONFIG = {
   silence_duration: SILENCE,
   speech_pad: PAD,
   cpu_threads: THREADS,
-  batch_size: Number(arg("batch-size", "8")),
+  batch_size: BATCH,
   max_workers: Number(arg("workers", "1")),
   limits: { max_sessions: 1000, max_queued_utterances: 64 },
 };
@@ -56,14 +62,21 @@ interface ClientResult {
 type ChildMsg = { type: "ready"; port: number } | ({ type: "stats"; cpuMs: number; rss: number; lag: number[] } & { server: ServerStats });
 let child: ReturnType<typeof Bun.spawn> | null = null;
 const inbox: ((m: ChildMsg) => void)[] = [];
-async function startChild(): Promise<string> {
+async function startChild(config: typeof SERVER_CONFIG): Promise<string> {
   const ready = new Promise<number>((resolve) => inbox.push((m) => m.type === "ready" && resolve(m.port)));
-  child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(SERVER_CONFIG)], {
+  child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], {
     stdout: "inherit",
     stderr: "inherit",
     ipc: (m: ChildMsg) => inbox.shift()?.(m),
   });
   return `http://127.0.0.1:${await ready}`;
+}
+async function stopChild(): Promise<void> {
+  const c = child as import("bun").Subprocess | null;
+  if (!c) return;
+  c.send({ type: "stop" });
+  await c.exited;
+  child = null;
 }
 async function childStats(): Promise<Extract<ChildMsg, { type: "stats" }> | null> {
   if (!child) return null;
@@ -161,79 +174,87 @@ const clips = await loadClips();
 console.error(`[load] ${clips.length} clips; measuring the faster-whisper floor (${THREADS} threads)…`);
 const floor = await engineFloor(clips);
 console.error(`[load] floor: ${floor.meanMs.toFixed(0)} ms per utterance`);
-const url = TARGET ?? (await startChild());
-const rows: Record<string, unknown>[] = [];
-let prevEngine = (await childStats())?.server.engine ?? null;
-for (const n of CLIENTS) {
-  await childStats(); // reset CPU and lag windows
-  console.error(`[load] ${n} clients × ${SECONDS} s…`);
-  const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, SECONDS)));
-  const wall = (performance.now() - t0) / 1000;
-  const s = await childStats();
-  const lat = results.flatMap((r) => r.latencies);
-  const sent = results.reduce((a, r) => a + r.utterances.length, 0);
-  const matched = results.reduce((a, r) => a + r.matched.size, 0);
-  const transcripts = results.reduce((a, r) => a + r.transcripts, 0);
-  // Engine counters are cumulative: take this step's share.
-  const cur = s?.server.engine ?? null;
-  const eng = cur && {
-    batches: cur.batches - (prevEngine?.batches ?? 0),
-    utterances: cur.utterances - (prevEngine?.utterances ?? 0),
-    batchSizes: Object.fromEntries(
-      Object.entries(cur.batchSizes)
-        .map(([k, v]) => [k, v - (prevEngine?.batchSizes[Number(k)] ?? 0)])
-        .filter(([, v]) => (v as number) > 0),
-    ) as Record<number, number>,
-    engineMs: cur.engineMs.slice(-(cur.batches - (prevEngine?.batches ?? 0)) || cur.engineMs.length),
-    queueWaitMs: cur.queueWaitMs.slice(-(cur.utterances - (prevEngine?.utterances ?? 0)) || cur.queueWaitMs.length),
-  };
-  prevEngine = cur;
-  const batchHist = eng?.batchSizes ?? {};
-  const meanBatch = eng && eng.batches > 0 ? eng.utterances / eng.batches : NaN;
-  // Overhead above the floor: utterances that came back as exactly one transcript,
-  // latency minus faster-whisper's time for that same clip alone.
-  const overhead: number[] = [];
-  for (const r of results) {
-    const count = new Map<number, number>();
-    for (const [u] of r.byUtterance) count.set(u, (count.get(u) ?? 0) + 1);
-    for (const [u, ms] of r.byUtterance) if (count.get(u) === 1) overhead.push(ms - floor.perClip[r.utterances[u]!.clip]!);
+async function sweep(mode: { name: string; batch_size: number }): Promise<Record<string, unknown>[]> {
+  const url = TARGET ?? (await startChild({ ...SERVER_CONFIG, batch_size: mode.batch_size }));
+  const rows: Record<string, unknown>[] = [];
+  let prevEngine = (await childStats())?.server.engine ?? null;
+  for (const n of CLIENTS) {
+    await childStats(); // reset CPU and lag windows
+    console.error(`[load] ${mode.name}: ${n} clients × ${SECONDS} s…`);
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, SECONDS)));
+    const wall = (performance.now() - t0) / 1000;
+    const s = await childStats();
+    const lat = results.flatMap((r) => r.latencies);
+    const sent = results.reduce((a, r) => a + r.utterances.length, 0);
+    const matched = results.reduce((a, r) => a + r.matched.size, 0);
+    const transcripts = results.reduce((a, r) => a + r.transcripts, 0);
+    // Engine counters are cumulative: take this step's share.
+    const cur = s?.server.engine ?? null;
+    const eng = cur && {
+      batches: cur.batches - (prevEngine?.batches ?? 0),
+      utterances: cur.utterances - (prevEngine?.utterances ?? 0),
+      batchSizes: Object.fromEntries(
+        Object.entries(cur.batchSizes)
+          .map(([k, v]) => [k, v - (prevEngine?.batchSizes[Number(k)] ?? 0)])
+          .filter(([, v]) => (v as number) > 0),
+      ) as Record<number, number>,
+      engineMs: cur.engineMs.slice(-(cur.batches - (prevEngine?.batches ?? 0)) || cur.engineMs.length),
+      queueWaitMs: cur.queueWaitMs.slice(-(cur.utterances - (prevEngine?.utterances ?? 0)) || cur.queueWaitMs.length),
+    };
+    prevEngine = cur;
+    const batchHist = eng?.batchSizes ?? {};
+    const meanBatch = eng && eng.batches > 0 ? eng.utterances / eng.batches : NaN;
+    // Overhead above the floor: utterances that came back as exactly one transcript,
+    // latency minus faster-whisper's time for that same clip alone.
+    const overhead: number[] = [];
+    for (const r of results) {
+      const count = new Map<number, number>();
+      for (const [u] of r.byUtterance) count.set(u, (count.get(u) ?? 0) + 1);
+      for (const [u, ms] of r.byUtterance) if (count.get(u) === 1) overhead.push(ms - floor.perClip[r.utterances[u]!.clip]!);
+    }
+    const row = {
+      mode: mode.name,
+      batchSize: mode.batch_size,
+      clients: n,
+      utterancesSent: sent,
+      utterancesTranscribed: matched,
+      transcripts,
+      transcriptsPerSecond: transcripts / wall,
+      latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
+      overheadAboveFloorMs: { p50: percentile(overhead, 50), p95: percentile(overhead, 95), n: overhead.length },
+      engineMsMean: eng && eng.engineMs.length ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.engineMs.length : NaN,
+      engineMsPerUtterance: eng && eng.utterances ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.utterances : NaN,
+      meanBatch,
+      batchSizes: batchHist,
+      queueWaitMs: { p50: percentile(eng?.queueWaitMs ?? [], 50), p95: percentile(eng?.queueWaitMs ?? [], 95) },
+      serverCpuMsPerAudioSecond: s ? s.cpuMs / (s.server.audioSeconds || 1) : NaN,
+      rssMiB: s ? s.rss / 2 ** 20 : NaN,
+      loopLagMs: { p50: percentile(s?.lag ?? [], 50), p99: percentile(s?.lag ?? [], 99) },
+      errors: results.flatMap((r) => r.errors),
+    };
+    rows.push(row);
+    console.error(`[load] ${n}: p95 ${row.latencyMs.p95.toFixed(0)} ms, ${row.transcriptsPerSecond.toFixed(2)} transcripts/s`);
+    if (row.latencyMs.p95 > 2000) break;
   }
-  const row = {
-    clients: n,
-    utterancesSent: sent,
-    utterancesTranscribed: matched,
-    transcripts,
-    transcriptsPerSecond: transcripts / wall,
-    latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
-    overheadAboveFloorMs: { p50: percentile(overhead, 50), p95: percentile(overhead, 95), n: overhead.length },
-    engineMsMean: eng && eng.engineMs.length ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.engineMs.length : NaN,
-    engineMsPerUtterance: eng && eng.utterances ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.utterances : NaN,
-    meanBatch,
-    batchSizes: batchHist,
-    queueWaitMs: { p50: percentile(eng?.queueWaitMs ?? [], 50), p95: percentile(eng?.queueWaitMs ?? [], 95) },
-    serverCpuMsPerAudioSecond: s ? s.cpuMs / (s.server.audioSeconds || 1) : NaN,
-    rssMiB: s ? s.rss / 2 ** 20 : NaN,
-    loopLagMs: { p50: percentile(s?.lag ?? [], 50), p99: percentile(s?.lag ?? [], 99) },
-    errors: results.flatMap((r) => r.errors),
-  };
-  rows.push(row);
-  console.error(`[load] ${n}: p95 ${row.latencyMs.p95.toFixed(0)} ms, ${row.transcriptsPerSecond.toFixed(2)} transcripts/s`);
-  if (row.latencyMs.p95 > 2000) break;
+  await stopChild();
+  return rows;
 }
-(child as import("bun").Subprocess | null)?.send({ type: "stop" });
+
+const rows: Record<string, unknown>[] = [];
+for (const mode of MODES) rows.push(...(await sweep(mode)));
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 console.log(`\nfaster-whisper floor (one at a time, same model and threads): ${f(floor.meanMs)} ms per utterance\n`);
-console.log("| N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | over floor p50/p95 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| mode | N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | over floor p50/p95 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows as any[]) {
   console.log(
-    `| ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.overheadAboveFloorMs.p50)}/${f(r.overheadAboveFloorMs.p95)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
+    `| ${r.mode} | ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.overheadAboveFloorMs.p50)}/${f(r.overheadAboveFloorMs.p95)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
   );
 }
 mkdirSync("bench/results", { recursive: true });
-await Bun.write("bench/results/load.json", JSON.stringify({ config: SERVER_CONFIG, seconds: SECONDS, floor, rows }, null, 2));
+await Bun.write("bench/results/load.json", JSON.stringify({ config: SERVER_CONFIG, modes: MODES, seconds: SECONDS, floor, rows }, null, 2));
 const plot = Bun.spawn(["python3", "bench/py/plot_load.py", "bench/results/load.json", "bench/results/load.png"], { stderr: "pipe" });
 if ((await plot.exited) !== 0) console.error(`[load] no plot (pip install matplotlib): ${await new Response(plot.stderr).text()}`);
 else console.error("[load] wrote bench/results/load.json and bench/results/load.png");

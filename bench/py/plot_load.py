@@ -1,6 +1,7 @@
-"""Plots bench/results/load.json: latency percentiles and throughput against N."""
+"""Plots bench/results/load.json: latency and throughput against N, one line per server mode."""
 import json
 import sys
+from collections import defaultdict
 
 import matplotlib
 
@@ -9,21 +10,23 @@ import matplotlib.pyplot as plt
 
 src, out = sys.argv[1], sys.argv[2]
 rows = json.load(open(src))["rows"]
-n = [r["clients"] for r in rows]
+modes = defaultdict(list)
+for r in rows:
+    modes[r.get("mode", "batched")].append(r)
 fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
-for key, label in (("p50", "p50"), ("p95", "p95"), ("p99", "p99")):
-    a.plot(n, [r["latencyMs"][key] for r in rows], marker="o", label=label)
-a.set_xscale("log", base=2)
-a.set_xlabel("concurrent real-time streams")
+for name, rs in modes.items():
+    n = [r["clients"] for r in rs]
+    a.plot(n, [r["latencyMs"]["p50"] for r in rs], marker="o", label=f"{name} p50")
+    a.plot(n, [r["latencyMs"]["p95"] for r in rs], marker="s", linestyle="--", label=f"{name} p95")
+    b.plot(n, [r["transcriptsPerSecond"] for r in rs], marker="o", label=name)
+for ax in (a, b):
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("concurrent real-time streams")
+    ax.grid(alpha=0.3)
+    ax.legend()
 a.set_ylabel("end of speech → transcript, minus silence window (ms)")
 a.set_title("Latency")
-a.grid(alpha=0.3)
-a.legend()
-b.plot(n, [r["transcriptsPerSecond"] for r in rows], marker="o", color="tab:green")
-b.set_xscale("log", base=2)
-b.set_xlabel("concurrent real-time streams")
 b.set_ylabel("transcripts per second")
 b.set_title("Throughput")
-b.grid(alpha=0.3)
 fig.tight_layout()
 fig.savefig(out, dpi=110)

@@ -25,6 +25,7 @@ const USAGE = `usage: bun run transcribe <file> [options]
   --format text|json|srt|vtt   output (default text: one line per utterance with times)
   --model <path|name>          CTranslate2 Whisper model folder, or a name under models/ (default: config's model_path)
   --language <code>            ISO 639-1 language (multilingual models; default: detect)
+  --compute-type <type>        CTranslate2 compute type (default: int8 on CPU, float16 on CUDA)
   --config <path>              server configuration file to take VAD/engine settings from
   --quiet                      no progress on stderr
 `;
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
         format: { type: "string", short: "f", default: "text" },
         model: { type: "string", short: "m" },
         language: { type: "string", short: "l" },
+        "compute-type": { type: "string" },
         config: { type: "string", short: "c" },
         quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
     const overrides: Partial<Config> = { enable_logging: false };
     if (values.model) overrides.model_path = resolveModel(values.model);
     if (values.language) overrides.language = values.language;
+    if (values["compute-type"]) overrides.compute_type = values["compute-type"];
     config = resolveConfig({ ...base, ...overrides }).config;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -45,8 +45,11 @@ beforeAll(async () => {
   const ff = Bun.spawnSync(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", `${SHARED_AUDIO}/jfk.flac`, "-af", "apad=pad_dur=4", "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", wav]);
   if (ff.exitCode !== 0) throw new Error(`ffmpeg: ${ff.stderr.toString()}`);
   [h, browser] = await Promise.all([
-    // As test/e2e: JFK's pauses do not split "what your country... / ask what you...".
-    startServer({ silence_duration: 0.8 }),
+    // JFK's pauses are 0.8 to 1.1 s; a 1.2 s silence window keeps the sentence one
+    // utterance. Cut into three, the 1 s "Ask not" alone is at the mercy of tiny.en:
+    // after Chromium's echo canceller some runs transcribe it as nothing. This test
+    // is about the page's capture → worklet → socket path, not that model edge.
+    startServer({ silence_duration: 1.2 }),
     chromium.launch({
       executablePath: CHROMIUM,
       args: [

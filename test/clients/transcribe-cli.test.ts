@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { JFK_TEXT, SHARED_AUDIO, wordErrorRate } from "../support/audio.ts";
+import { EXACT_COMPUTE_TYPE } from "../support/harness.ts";
 
 /** `bun run transcribe`: decode + Silero VAD + real engine in-process, no server. */
 
@@ -16,7 +17,7 @@ function cueText(s: string): string {
 
 describe("bun run transcribe", () => {
   const run = async (...args: string[]) => {
-    const p = Bun.spawn(["bun", "run", "src/tools/transcribe.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["bun", "run", "src/tools/transcribe.ts", "--compute-type", EXACT_COMPUTE_TYPE, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     return { out, err, code };
   };

@@ -10,7 +10,7 @@ import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
 
 setDefaultTimeout(180_000);
 
-describe("end to end with the default engine (tiny.en)", () => {
+describe("end to end with the embedded model (tiny.en, float32: word for word on any x86 CPU)", () => {
   let h: Harness;
   const sockets: Socket[] = [];
   const callbacks: string[] = [];
@@ -45,6 +45,36 @@ describe("end to end with the default engine (tiny.en)", () => {
       expect(p.no_speech_prob).toBeGreaterThanOrEqual(0);
     }
     expect(normalizeText(callbacks.join(" "))).toBe(JFK_TEXT);
+  });
+});
+
+describe("end to end with the CPU default compute type (int8)", () => {
+  let h: Harness;
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test("jfk.flac through the server with compute_type default: once each, within one misheard word", async () => {
+    // int8 kernels differ per CPU instruction set (see EXACT_COMPUTE_TYPE); on
+    // some hosts tiny.en int8 hears "so am I" for "so my" in the first utterance.
+    h = await startServer({ compute_type: "default", silence_duration: 0.8 });
+    const sender = await client(h.url);
+    const monitor = await client(h.url);
+    try {
+      await monitor.emitWithAck("subscribe_transcripts", { clientId: "jfk-int8" });
+      const atSender = collect<TranscriptionPayload>(sender, "transcription");
+      const atMonitor = collect<TranscriptionPayload>(monitor, "transcription");
+      const pcm = concat(await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`), silence(1.5));
+      await streamPcm(sender, pcm, { clientId: "jfk-int8", chunkMs: 100 });
+      await waitFor(() => atMonitor.length > 0 && atMonitor.at(-1)!.text.includes("country"), 30000, "JFK transcript");
+      await Bun.sleep(1000);
+      const text = (xs: TranscriptionPayload[]) => xs.map((p) => p.text).join(" ");
+      expect(atSender).toEqual(atMonitor);
+      expect(wordErrorRate(JFK_TEXT, text(atSender))).toBeLessThanOrEqual(2 / 22);
+    } finally {
+      sender.disconnect();
+      monitor.disconnect();
+    }
   });
 });
 

@@ -9,10 +9,21 @@ export interface Harness {
   logs: string[];
 }
 
+/**
+ * Compute type for servers whose transcripts are checked word for word.
+ * CTranslate2's int8 CPU kernels differ by instruction set (AVX2, AVX-512,
+ * VNNI) and tiny.en int8 sits on a knife edge for some clips: on an AVX2-only
+ * EPYC it hears "And so am I" in JFK's first utterance where an AVX-512 host and
+ * faster-whisper float32 hear "And so my". float32 gives the same words on every
+ * x86 host; the int8 default is covered by test/e2e (within one word) and by
+ * the engine's parity bench.
+ */
+export const EXACT_COMPUTE_TYPE = "float32";
+
 export async function startServer(config: Partial<Config> = {}, options: SttServerOptions = {}): Promise<Harness> {
   const logs: string[] = [];
   const server = createSttServer(
-    { host: "127.0.0.1", port: 0, ...config },
+    { host: "127.0.0.1", port: 0, compute_type: EXACT_COMPUTE_TYPE, ...config },
     { logger: createLogger(true, (l) => logs.push(l)), ...options },
   );
   const { url } = await server.start();
