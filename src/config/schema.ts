@@ -31,7 +31,7 @@ export const ConfigSchema = Type.Object(
     silence_duration: Seconds(0.5, 0.05, 10, "Trailing silence that ends an utterance."),
     min_speech_duration: Seconds(0.25, 0, 10, "Utterances shorter than this are dropped."),
     vad_threshold: Type.Number({ default: 0.5, exclusiveMinimum: 0, exclusiveMaximum: 1, description: "Silero speech probability that opens an utterance." }),
-    processing_interval: Seconds(0.3, 0.01, 5, "How often idle streams are checked: an open utterance whose audio stopped arriving for silence_duration is closed."),
+    processing_interval: Seconds(0.3, 0.01, 5, "How often streams are checked for stalls (see stall_timeout); VAD itself runs on every chunk as it arrives."),
     max_workers: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: "Engine workers (concurrent engine calls)." }),
     sample_rate: Type.Literal(16000, { default: 16000, description: "Input sample rate; the protocol is 16 kHz only." }),
     enable_logging: Type.Boolean({ default: true }),
@@ -50,6 +50,12 @@ export const ConfigSchema = Type.Object(
     // --- segmentation -----------------------------------------------------------
     max_segment_duration: Seconds(25, 2, 28, "Longer speech is cut at the quietest point near this limit; every part is transcribed."),
     speech_pad: Seconds(0.2, 0, 1, "Audio kept before and after speech so edge phonemes are not clipped."),
+    stall_timeout: Seconds(
+      1.5,
+      0.05,
+      60,
+      "An open utterance whose audio stopped arriving this long ago is closed and transcribed (push-to-talk release without trailing silence, a dead client). Longer than network jitter, so a late burst does not split a sentence.",
+    ),
     // --- transport and operations -------------------------------------------------
     cors: Type.Object(
       {

@@ -8,6 +8,13 @@ export interface EngineRequest {
   audio: Float32Array;
   /** ISO 639-1 code; null lets a multilingual model detect it. Ignored by English-only models. */
   language?: string | null;
+  /**
+   * Text that conditions decoding (names, vocabulary, previous sentence), as
+   * Whisper's prompt. undefined uses the configured initial_prompt; null or ""
+   * decodes without one. Utterances with different prompts never share an
+   * engine call.
+   */
+  prompt?: string | null;
   /** Stable key of the stream the utterance came from (fairness and ordering). */
   streamKey?: string;
 }

@@ -177,11 +177,12 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   let tokenizer: BpeTokenizer | null = null;
   if (existsSync(path.join(modelPath, "tokenizer.json"))) tokenizer = BpeTokenizer.fromModelDir(modelPath);
   const suppressIds = tokenizer ? tokenizer.suppressTokens() : [];
-  let promptIds: number[] = [];
-  if (c.initialPrompt && c.initialPrompt.trim()) {
-    if (!tokenizer) throw new EngineError("invalid_argument", `initialPrompt needs ${path.join(modelPath, "tokenizer.json")}`);
-    promptIds = tokenizer.encode(" " + c.initialPrompt.trim()).slice(-(MAX_LENGTH / 2 - 1));
-  }
+  const encodePrompt = (text: string | null | undefined): number[] => {
+    if (!text || !text.trim()) return [];
+    if (!tokenizer) throw new EngineError("invalid_argument", `a prompt needs ${path.join(modelPath, "tokenizer.json")}`);
+    return tokenizer.encode(" " + text.trim()).slice(-(MAX_LENGTH / 2 - 1));
+  };
+  const promptIds = encodePrompt(c.initialPrompt);
 
   const handles: WorkerHandle[] = [];
   const ready: Extract<WorkerResponse, { type: "ready" }>[] = [];
@@ -211,16 +212,28 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     suppressIds: suppressIds.length ? suppressIds : null,
   };
 
-  type Item = { audio: Float32Array; language: string | null };
+  type Item = { audio: Float32Array; language: string | null; promptIds: number[] | null };
+  // One CTranslate2 call takes one prompt, so a batch is split by prompt; live
+  // streams all use the configured one and stay in a single call.
   const executors: Executor<Item, EngineResult>[] = handles.map((h) => async (batch) => {
-    const { outcomes, ms } = await h.run(
-      batch.map((b) => b.audio),
-      batch.map((b) => b.language),
-      decode,
-    );
-    return outcomes.map((o) =>
-      o.ok ? { ok: true as const, value: toResult(o.result, ms, batch.length) } : { ok: false as const, error: fromWire(o.error) },
-    );
+    const groups = new Map<string, number[]>();
+    batch.forEach((b, i) => {
+      const key = b.promptIds ? b.promptIds.join(",") : "";
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const out: Awaited<ReturnType<Executor<Item, EngineResult>>> = new Array(batch.length);
+    for (const idx of groups.values()) {
+      const items = idx.map((i) => batch[i]!);
+      const { outcomes, ms } = await h.run(
+        items.map((b) => b.audio),
+        items.map((b) => b.language),
+        { ...decode, promptIds: items[0]!.promptIds },
+      );
+      outcomes.forEach((o, k) => {
+        out[idx[k]!] = o.ok ? { ok: true as const, value: toResult(o.result, ms, items.length) } : { ok: false as const, error: fromWire(o.error) };
+      });
+    }
+    return out;
   });
   const pool = new BatchPool<Item, EngineResult>(executors, {
     batchSize: Math.max(1, Math.floor(c.batchSize)),
@@ -246,7 +259,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     async transcribe(req: EngineRequest): Promise<EngineResult> {
       validateAudio(req.audio);
       const language = req.language === undefined ? c.language : req.language;
-      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null }, req.streamKey);
+      const ids = req.prompt === undefined ? promptIds : encodePrompt(req.prompt);
+      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null, promptIds: ids.length ? ids : null }, req.streamKey);
     },
     stats(): EngineStats {
       const s = pool.getStats();

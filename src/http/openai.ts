@@ -12,9 +12,9 @@ import { requireToken, type HttpContext } from "./routes.ts";
  * Silero VAD and segmenter as live streams, and each utterance is transcribed
  * by the shared engine.
  *
- * `prompt` and `temperature` are accepted and validated but not applied: the
- * engine decodes greedily/with beam_size and takes its prompt from
- * initial_prompt in the configuration.
+ * `prompt` conditions every utterance of the file (in place of the configured
+ * initial_prompt). `temperature` is validated but not applied: decoding is
+ * deterministic (temperature 0, beam_size from the configuration).
  */
 
 export const TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions";
@@ -65,6 +65,8 @@ export async function handleOpenAi(req: Request, ctx: HttpContext): Promise<Resp
   if (temperature !== undefined && !(Number(temperature) >= 0 && Number(temperature) <= 1)) {
     return fail(400, "invalid_value", "temperature must be a number between 0 and 1", "temperature");
   }
+  const prompt = text(form, "prompt");
+  if (prompt !== undefined && prompt.length > 2000) return fail(400, "invalid_value", "prompt is limited to 2000 characters", "prompt");
   if (text(form, "stream") === "true") return fail(400, "unsupported", "stream=true is not supported; stream audio over Socket.IO instead", "stream");
 
   let audio: Float32Array;
@@ -83,7 +85,7 @@ export async function handleOpenAi(req: Request, ctx: HttpContext): Promise<Resp
   running++;
   let result;
   try {
-    result = await transcribeSamples(audio, { config: ctx.config, vad: ctx.vad, engine: ctx.engine }, { language });
+    result = await transcribeSamples(audio, { config: ctx.config, vad: ctx.vad, engine: ctx.engine }, { language, prompt });
   } catch (err) {
     ctx.log.error("file transcription failed", { error: String(err) });
     return fail(500, "engine_error", `transcription failed: ${(err as Error).message}`, null);

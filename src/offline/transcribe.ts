@@ -35,6 +35,8 @@ export interface OfflineResult {
 export interface OfflineOptions {
   /** ISO 639-1 code; undefined uses the config's language (null = detect). */
   language?: string | null;
+  /** Prompt for every utterance of the file; undefined uses the config's initial_prompt. */
+  prompt?: string | null;
   /** Called as VAD advances and as utterances come back (seconds of audio). */
   onProgress?: (p: { scannedSeconds: number; totalSeconds: number; segmentsDone: number; segmentsFound: number }) => void;
   /** Called once per transcribed utterance, in order, as soon as it is known. */
@@ -116,7 +118,7 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
       const i = found.length;
       found.push(seg);
       results.push(undefined);
-      pending.push(engine.transcribe({ audio: audio.slice(seg.start, seg.end), language, streamKey }));
+      pending.push(engine.transcribe({ audio: audio.slice(seg.start, seg.end), language, prompt: opts.prompt, streamKey }));
       const p: Promise<void> = settle(i).finally(() => outstanding.delete(p));
       p.catch(() => {}); // surfaced by the final Promise.all
       outstanding.add(p);

@@ -44,8 +44,10 @@ export class SessionManager {
       maxBufferedSamples: Math.round(config.limits.max_buffered_seconds * config.sample_rate),
     };
     // processing_interval: how often stalled streams are checked. Speech whose
-    // audio stopped arriving (push-to-talk release, network stall) is closed
-    // after silence_duration instead of waiting for audio that never comes.
+    // audio stopped arriving (push-to-talk release, a dead client) is closed
+    // after stall_timeout instead of waiting for audio that never comes; the
+    // timeout is not silence_duration because mobile links deliver audio in
+    // bursts, and closing on a 0.5 s gap would cut sentences in two.
     this.timer = setInterval(() => this.closeStalled(), config.processing_interval * 1000);
   }
 
@@ -118,7 +120,7 @@ export class SessionManager {
   private closeStalled(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
-      if (s.inSpeech && now - s.lastAudioAt >= this.config.silence_duration * 1000) void s.flush();
+      if (s.inSpeech && now - s.lastAudioAt >= this.config.stall_timeout * 1000) void s.flush();
     }
   }
 

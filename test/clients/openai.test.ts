@@ -68,6 +68,15 @@ describe("POST /v1/audio/transcriptions (openai SDK)", () => {
     }
   }, 30_000);
 
+  test("prompt conditions the transcript (hotwords.mp3: \"ComfyUI\")", async () => {
+    const file = () => createReadStream(`${SHARED_AUDIO}/hotwords.mp3`);
+    const plain = await client.audio.transcriptions.create({ file: file(), model: "whisper-1" });
+    const prompted = await client.audio.transcriptions.create({ file: file(), model: "whisper-1", prompt: "ComfyUI" });
+    // Without the prompt tiny.en spells the name as it hears it ("comfy eye").
+    expect(plain.text).not.toContain("ComfyUI");
+    expect(prompted.text).toContain("ComfyUI");
+  }, 30_000);
+
   test("clear 400s: no file, undecodable audio, bad response_format", async () => {
     const noFile = new FormData();
     noFile.set("model", "whisper-1");

@@ -166,6 +166,22 @@ describe("protocol", () => {
     expect(got.reduce((n, p) => n + p.duration, 0)).toBeGreaterThan(speech.length / 16000 - 0.5);
   });
 
+  test("stalls: a 0.8 s gap in arrival does not split speech; audio that stops for stall_timeout is closed", async () => {
+    const id = "stall";
+    const s = await sock();
+    const got = collect<TranscriptionPayload>(s, "transcription");
+    const speech = await speak("This sentence arrives in two bursts because the network hiccups in the middle of it");
+    const half = Math.floor(speech.length / 2 / 1600) * 1600;
+    await streamPcm(s, concat(silence(0.3), speech.slice(0, half)), { clientId: id });
+    await Bun.sleep(800); // jitter, longer than silence_duration (0.5 s), shorter than stall_timeout (1.5 s)
+    await streamPcm(s, speech.slice(half), { clientId: id }); // no trailing silence: only the stall check can close it
+    const sentAt = Date.now();
+    await waitFor(() => got.length > 0, 20000, "stalled utterance");
+    expect(Date.now() - sentAt).toBeGreaterThan(1000);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.duration).toBeGreaterThan(speech.length / 16000 - 0.3);
+  });
+
   test("unsubscribe_transcripts stops delivery to that monitor", async () => {
     const id = "unsub";
     const sender = await sock();
