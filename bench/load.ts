@@ -52,6 +52,8 @@ interface ClientResult {
   latencies: number[];
   /** [utterance index, latency ms] for each transcript matched to an utterance. */
   byUtterance: [number, number][];
+  /** Latency ms of each transcript by "clientId:seq". */
+  bySeq: Map<string, number>;
   utterances: Sent[];
   matched: Set<number>;
   transcripts: number;
@@ -59,7 +61,9 @@ interface ClientResult {
 }
 
 // --- the server under test ---------------------------------------------------------
-type ChildMsg = { type: "ready"; port: number } | ({ type: "stats"; cpuMs: number; rss: number; lag: number[] } & { server: ServerStats });
+type ChildMsg =
+  | { type: "ready"; port: number }
+  | { type: "stats"; cpuMs: number; rss: number; lag: number[]; server: ServerStats; engineMsBySeq: Record<string, number> };
 let child: ReturnType<typeof Bun.spawn> | null = null;
 const inbox: ((m: ChildMsg) => void)[] = [];
 async function startChild(config: typeof SERVER_CONFIG): Promise<string> {
@@ -138,7 +142,7 @@ async function runClient(url: string, id: number, clips: Clip[], seconds: number
   });
   const clientId = `load-${id}`;
   const sentAt: number[] = []; // wall time when chunk k (ending at (k+1)*step) was sent
-  const res: ClientResult = { latencies: [], byUtterance: [], utterances, matched: new Set(), transcripts: 0, errors: [] };
+  const res: ClientResult = { latencies: [], byUtterance: [], bySeq: new Map(), utterances, matched: new Set(), transcripts: 0, errors: [] };
   socket.on("error", (e: { code: string }) => res.errors.push(e.code));
   socket.on("transcription", (p: TranscriptionPayload) => {
     const now = performance.now();
@@ -147,7 +151,10 @@ async function runClient(url: string, id: number, clips: Clip[], seconds: number
     const target = Math.round((p.end - PAD + SILENCE) * 16000);
     const k = Math.min(sentAt.length - 1, Math.max(0, Math.ceil(target / step) - 1));
     const latency = sentAt[k] !== undefined ? now - sentAt[k]! : NaN;
-    if (!Number.isNaN(latency)) res.latencies.push(latency);
+    if (!Number.isNaN(latency)) {
+      res.latencies.push(latency);
+      res.bySeq.set(`${p.client_id}:${p.seq}`, latency);
+    }
     const endSample = p.end * 16000;
     const u = utterances.findIndex((x, i) => endSample >= x.start && endSample <= (utterances[i + 1]?.start ?? Infinity));
     if (u >= 0) {
@@ -179,10 +186,13 @@ async function sweep(mode: { name: string; batch_size: number }): Promise<Record
   const rows: Record<string, unknown>[] = [];
   let prevEngine = (await childStats())?.server.engine ?? null;
   for (const n of CLIENTS) {
-    await childStats(); // reset CPU and lag windows
-    console.error(`[load] ${mode.name}: ${n} clients × ${SECONDS} s…`);
+    const before = await childStats(); // resets the child's CPU and lag windows; audio seconds are cumulative
+    const audioBefore = before?.server.audioSeconds ?? 0;
+    // Few streams give few utterances per second: run them longer so p95 means something.
+    const seconds = Math.max(SECONDS, Math.round((3 * SECONDS) / n));
+    console.error(`[load] ${mode.name}: ${n} clients × ${seconds} s…`);
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, SECONDS)));
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => runClient(url, i + n * 100, clips, seconds)));
     const wall = (performance.now() - t0) / 1000;
     const s = await childStats();
     const lat = results.flatMap((r) => r.latencies);
@@ -213,6 +223,14 @@ async function sweep(mode: { name: string; batch_size: number }): Promise<Record
       for (const [u] of r.byUtterance) count.set(u, (count.get(u) ?? 0) + 1);
       for (const [u, ms] of r.byUtterance) if (count.get(u) === 1) overhead.push(ms - floor.perClip[r.utterances[u]!.clip]!);
     }
+    // What the server adds besides the engine call itself: client latency minus
+    // that utterance's engine milliseconds (queue wait, VAD, sockets, batching).
+    const nonEngine: number[] = [];
+    for (const r of results)
+      for (const [key, ms] of r.bySeq) {
+        const e = s?.engineMsBySeq[key];
+        if (e !== undefined) nonEngine.push(ms - e);
+      }
     const row = {
       mode: mode.name,
       batchSize: mode.batch_size,
@@ -222,13 +240,14 @@ async function sweep(mode: { name: string; batch_size: number }): Promise<Record
       transcripts,
       transcriptsPerSecond: transcripts / wall,
       latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
+      nonEngineMs: { p50: percentile(nonEngine, 50), p95: percentile(nonEngine, 95), n: nonEngine.length },
       overheadAboveFloorMs: { p50: percentile(overhead, 50), p95: percentile(overhead, 95), n: overhead.length },
       engineMsMean: eng && eng.engineMs.length ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.engineMs.length : NaN,
       engineMsPerUtterance: eng && eng.utterances ? eng.engineMs.reduce((a, b) => a + b, 0) / eng.utterances : NaN,
       meanBatch,
       batchSizes: batchHist,
       queueWaitMs: { p50: percentile(eng?.queueWaitMs ?? [], 50), p95: percentile(eng?.queueWaitMs ?? [], 95) },
-      serverCpuMsPerAudioSecond: s ? s.cpuMs / (s.server.audioSeconds || 1) : NaN,
+      serverCpuMsPerAudioSecond: s ? s.cpuMs / (s.server.audioSeconds - audioBefore || 1) : NaN,
       rssMiB: s ? s.rss / 2 ** 20 : NaN,
       loopLagMs: { p50: percentile(s?.lag ?? [], 50), p99: percentile(s?.lag ?? [], 99) },
       errors: results.flatMap((r) => r.errors),
@@ -246,11 +265,11 @@ for (const mode of MODES) rows.push(...(await sweep(mode)));
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 console.log(`\nfaster-whisper floor (one at a time, same model and threads): ${f(floor.meanMs)} ms per utterance\n`);
-console.log("| mode | N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | over floor p50/p95 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| mode | N | sent | transcribed | transcripts/s | p50 ms | p95 ms | p99 ms | over floor p50/p95 ms | non-engine p50/p95 ms | mean batch | engine ms/utt (÷ floor) | queue wait p95 ms | server CPU ms/audio s | RSS MiB | loop lag p50/p99 ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows as any[]) {
   console.log(
-    `| ${r.mode} | ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.overheadAboveFloorMs.p50)}/${f(r.overheadAboveFloorMs.p95)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
+    `| ${r.mode} | ${r.clients} | ${r.utterancesSent} | ${r.utterancesTranscribed} | ${f(r.transcriptsPerSecond, 2)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.overheadAboveFloorMs.p50)}/${f(r.overheadAboveFloorMs.p95)} | ${f(r.nonEngineMs.p50)}/${f(r.nonEngineMs.p95)} | ${f(r.meanBatch, 2)} | ${f(r.engineMsPerUtterance)} (${f(r.engineMsPerUtterance / floor.meanMs, 2)}) | ${f(r.queueWaitMs.p95)} | ${f(r.serverCpuMsPerAudioSecond)} | ${f(r.rssMiB)} | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
   );
 }
 mkdirSync("bench/results", { recursive: true });

@@ -9,7 +9,12 @@ import { createSttServer } from "../../src/server.ts";
 import { loopLagSampler } from "./speech.ts";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
-const server = createSttServer(config);
+// Engine milliseconds of each delivered transcript ("clientId:seq"), so the load
+// generator can subtract the engine's own time from what its clients measured.
+let engineMsBySeq: Record<string, number> = {};
+const server = createSttServer(config, {
+  onTranscription: (_text, clientId, _duration, details) => void (engineMsBySeq[`${clientId}:${details.seq}`] = details.engineMs),
+});
 const { port } = await server.start();
 const lag = loopLagSampler(10);
 let cpu0 = process.cpuUsage();
@@ -24,7 +29,9 @@ process.on("message", (msg: { type: string }) => {
       rss: process.memoryUsage().rss,
       lag: lag.take(),
       server: server.stats(),
+      engineMsBySeq,
     });
+    engineMsBySeq = {};
   } else if (msg.type === "stop") {
     lag.stop();
     void server.stop().then(() => process.exit(0));

@@ -61,6 +61,25 @@ describe("whisper engine", () => {
     expect(Object.keys(st.batchSizes).length).toBeGreaterThan(1);
   });
 
+  test("a per-request prompt conditions only its own utterance, also inside a shared batch", async () => {
+    const hot = toFloat(await decodeToPcm16(`${SHARED_AUDIO}/hotwords.mp3`));
+    const alonePrompted = await engine.transcribe({ audio: hot, prompt: "ComfyUI" });
+    const alonePlain = await engine.transcribe({ audio: hot });
+    expect(alonePrompted.text).toContain("ComfyUI");
+    expect(alonePlain.text).not.toContain("ComfyUI");
+    // Keep both workers busy so the rest queue up and are dispatched together.
+    const busy = [engine.transcribe({ audio: jfk, streamKey: "b1" }), engine.transcribe({ audio: jfk, streamKey: "b2" })];
+    const mixed = await Promise.all([
+      engine.transcribe({ audio: hot, prompt: "ComfyUI", streamKey: "p1" }),
+      engine.transcribe({ audio: hot, streamKey: "p2" }),
+      engine.transcribe({ audio: hot, prompt: null, streamKey: "p3" }),
+      ...busy,
+    ]);
+    expect(mixed[0]!.tokens).toEqual(alonePrompted.tokens);
+    expect(mixed[1]!.tokens).toEqual(alonePlain.tokens);
+    expect(mixed[2]!.tokens).toEqual(alonePlain.tokens);
+  });
+
   test("per-stream order and queue_full", async () => {
     const small = await createWhisperEngine({ modelPath: TINY, device: "cpu", maxWorkers: 1, cpuThreads: 1, batchSize: 2, maxQueuePerStream: 2 });
     try {
