@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createReadStream } from "node:fs";
 import OpenAI, { toFile } from "openai";
-import { JFK_TEXT, SHARED_AUDIO, wordErrorRate } from "../support/audio.ts";
+import { JFK_TEXT, SHARED_AUDIO, wordErrorRate, cueText } from "../support/audio.ts";
 import { startServer, type Harness } from "../support/harness.ts";
 
 /** POST /v1/audio/transcriptions through OpenAI's own SDK, with the real engine. */
@@ -19,13 +19,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** The text of SRT/VTT cues (every line that is not a number, a time range or the header). */
-function cueText(s: string): string {
-  return s
-    .split("\n")
-    .filter((l) => l && !/^\d+$/.test(l) && !l.includes("-->") && l !== "WEBVTT")
-    .join(" ");
-}
 
 describe("POST /v1/audio/transcriptions (openai SDK)", () => {
   test("json (default) from a FLAC stream", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { JFK_TEXT, SHARED_AUDIO, wordErrorRate } from "../support/audio.ts";
+import { JFK_TEXT, SHARED_AUDIO, wordErrorRate, cueText } from "../support/audio.ts";
 import { EXACT_COMPUTE_TYPE } from "../support/harness.ts";
 
 /** `bun run transcribe`: decode + Silero VAD + real engine in-process, no server. */
@@ -8,12 +8,6 @@ import { EXACT_COMPUTE_TYPE } from "../support/harness.ts";
 const ROOT = resolve(import.meta.dir, "../..");
 const JFK = `${SHARED_AUDIO}/jfk.flac`;
 
-function cueText(s: string): string {
-  return s
-    .split("\n")
-    .filter((l) => l && !/^\d+$/.test(l) && !l.includes("-->") && l !== "WEBVTT")
-    .join(" ");
-}
 
 describe("bun run transcribe", () => {
   const run = async (...args: string[]) => {

@@ -142,15 +142,15 @@ describe("resampler", () => {
       const n = rate;
       const tone = (f: number) => Float32Array.from({ length: n }, (_, i) => 0.5 * Math.sin((2 * Math.PI * f * i) / rate));
       const x = tone(1000);
-      const whole = concatF(new Resampler(rate).process(x), new Resampler(rate).flush());
+      const whole = concat(new Resampler(rate).process(x), new Resampler(rate).flush());
       const r = new Resampler(rate);
       const parts: Float32Array[] = [];
       for (let i = 0; i < n; i += 97) parts.push(r.process(x.subarray(i, i + 97)));
       parts.push(r.flush());
-      const chunked = concatF(...parts);
+      const chunked = concat(...parts);
       expect(chunked.length).toBe(Math.ceil((n * 16000) / rate));
       const one = new Resampler(rate);
-      const ref = concatF(one.process(x), one.flush());
+      const ref = concat(one.process(x), one.flush());
       for (let i = 0; i < ref.length; i++) expect(Math.abs(chunked[i]! - ref[i]!)).toBeLessThan(1e-6);
       expect(whole.length).toBeGreaterThan(0);
       // 1 kHz survives with its amplitude: compare with the ideal 16 kHz tone away from the edges.
@@ -160,7 +160,7 @@ describe("resampler", () => {
       if (rate > 16000) {
         // 12 kHz would alias to 4 kHz with naive decimation; here it is gone.
         const r2 = new Resampler(rate);
-        const y = concatF(r2.process(tone(12000)), r2.flush());
+        const y = concat(r2.process(tone(12000)), r2.flush());
         expect(rms(y.subarray(200, y.length - 200))).toBeLessThan(0.005);
       }
     }
@@ -205,15 +205,6 @@ describe("bun run stream", () => {
   }, 30_000);
 });
 
-function concatF(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function rms(a: Float32Array): number {
   let s = 0;

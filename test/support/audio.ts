@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 
 /** ../shared/audio beside the repository (CI clones the repo with shared/ next to it). */
-export const SHARED_AUDIO = resolve(import.meta.dir, "../../../shared/audio");
+/** The shared speech clips: ../shared/audio beside the checkout, or STT_SHARED_AUDIO. */
+export const SHARED_AUDIO = process.env.STT_SHARED_AUDIO ?? resolve(import.meta.dir, "../../../shared/audio");
 
 export const JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
 
@@ -39,8 +40,11 @@ export function silence(seconds: number): Int16Array {
   return new Int16Array(Math.round(seconds * 16000));
 }
 
-export function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+export function concat(...parts: Int16Array[]): Int16Array;
+export function concat(...parts: Float32Array[]): Float32Array;
+export function concat(...parts: (Int16Array | Float32Array)[]): Int16Array | Float32Array {
+  const n = parts.reduce((n, p) => n + p.length, 0);
+  const out = parts[0] instanceof Float32Array ? new Float32Array(n) : new Int16Array(n);
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
@@ -70,4 +74,12 @@ export function wordErrorRate(ref: string, hyp: string): number {
     for (let j = 1; j <= h.length; j++)
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
   return r.length === 0 ? h.length : d[r.length]![h.length]! / r.length;
+}
+
+/** The text of SRT/VTT cues: every line that is not a cue number, a time range or the header. */
+export function cueText(s: string): string {
+  return s
+    .split("\n")
+    .filter((l) => l && !/^\d+$/.test(l) && !l.includes("-->") && l !== "WEBVTT")
+    .join(" ");
 }
