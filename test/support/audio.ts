@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 
-/** ../shared/audio beside the repository (CI clones the repo with shared/ next to it). */
 /** The shared speech clips: ../shared/audio beside the checkout, or STT_SHARED_AUDIO. */
 export const SHARED_AUDIO = process.env.STT_SHARED_AUDIO ?? resolve(import.meta.dir, "../../../shared/audio");
 
