@@ -169,7 +169,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     });
     ready = true;
     const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${http.port}`;
-    log.info("stt server listening", { url, model: config.model_path, device: eng.info.device, computeType: eng.info.computeType });
+    log.info("stt server listening", { host: config.host, port: http.port, url, model: config.model_path, device: eng.info.device, computeType: eng.info.computeType });
     return { url, port: http.port! };
   }
 
