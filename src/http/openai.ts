@@ -29,8 +29,14 @@ let running = 0;
 const waiting: (() => void)[] = [];
 
 export async function handleOpenAi(req: Request, ctx: HttpContext): Promise<Response | null> {
-  const url = new URL(req.url);
-  if (url.pathname !== TRANSCRIPTIONS_PATH) return null;
+  if (new URL(req.url).pathname !== TRANSCRIPTIONS_PATH) return null;
+  const done = { audioSeconds: 0 };
+  const res = await transcriptionRequest(req, ctx, done);
+  if (req.method !== "OPTIONS") ctx.metrics?.fileRequest(res.status, done.audioSeconds);
+  return res;
+}
+
+async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audioSeconds: number }): Promise<Response> {
   if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { Allow: "POST, OPTIONS" } });
   if (req.method !== "POST") return fail(405, "method_not_allowed", `use POST for ${TRANSCRIPTIONS_PATH}`, null, { Allow: "POST" });
   const denied = requireToken(req, ctx);
@@ -94,6 +100,7 @@ export async function handleOpenAi(req: Request, ctx: HttpContext): Promise<Resp
     waiting.shift()?.();
   }
 
+  done.audioSeconds = audio.length / 16000;
   switch (format) {
     case "text":
       return new Response(result.text + "\n", { headers: { "Content-Type": "text/plain; charset=utf-8" } });

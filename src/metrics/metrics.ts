@@ -37,6 +37,8 @@ export class ServerMetrics {
   private readonly batchSize: Histogram;
   private readonly authFailures: Counter<"reason">;
   private readonly connectionsRefused: Counter<"reason">;
+  private readonly fileRequests: Counter<"status">;
+  private readonly fileAudio: Counter;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean; cluster?: boolean } = {}) {
     const registers = [this.registry];
@@ -156,6 +158,23 @@ export class ServerMetrics {
       labelNames: ["reason"],
       registers,
     });
+    this.fileRequests = new Counter({
+      name: "stt_file_requests_total",
+      help: "POST /v1/audio/transcriptions requests, by HTTP status.",
+      labelNames: ["status"],
+      registers,
+    });
+    this.fileAudio = new Counter({
+      name: "stt_file_audio_seconds_total",
+      help: "Seconds of audio transcribed through POST /v1/audio/transcriptions (not in stt_audio_seconds_total, which counts streams).",
+      registers,
+    });
+  }
+
+  /** One answered file request; `audioSeconds` for the ones that were transcribed. */
+  fileRequest(status: number, audioSeconds = 0): void {
+    this.fileRequests.labels(String(status)).inc();
+    if (audioSeconds > 0) this.fileAudio.inc(audioSeconds);
   }
 
   /** One transcribed utterance: `totalMs` from hand-off to result, `engineMs` inside the engine call. */

@@ -94,4 +94,16 @@ describe("POST /v1/audio/transcriptions (openai SDK)", () => {
     expect(r.status).toBe(400);
     expect((await fetch(`${h.url}/v1/audio/transcriptions`)).status).toBe(405);
   });
+
+  test("/metrics counts the file requests above by status, and their audio", async () => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    const value = (line: string) => Number(text.split("\n").find((l) => l.startsWith(line + " "))?.slice(line.length + 1) ?? NaN);
+    // jfk.flac once, jfk_16k.wav four times, hotwords.mp3 twice: 7 answered 200.
+    expect(value('stt_file_requests_total{status="200"}')).toBe(7);
+    expect(value('stt_file_requests_total{status="400"}')).toBe(4);
+    expect(value('stt_file_requests_total{status="405"}')).toBe(1);
+    expect(value("stt_file_audio_seconds_total")).toBeGreaterThan(5 * 11);
+    // Files are not streams: the stream counter stays at zero.
+    expect(value("stt_audio_seconds_total")).toBe(0);
+  });
 });
