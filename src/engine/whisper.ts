@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { tuneNativeMalloc } from "../../ffi/malloc.ts";
 import { MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } from "../../ffi/sttwhisper.ts";
 import { BatchPool, type Executor, type PoolStats } from "./pool.ts";
 import type { DecodeOptions, ItemOutcome, WireError, WorkerRequest, WorkerResponse } from "./protocol.ts";
@@ -184,6 +185,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   };
   const promptIds = encodePrompt(c.initialPrompt);
 
+  // Before the workers and CTranslate2's threads exist: see ffi/malloc.ts.
+  tuneNativeMalloc();
   const handles: WorkerHandle[] = [];
   const ready: Extract<WorkerResponse, { type: "ready" }>[] = [];
   try {

@@ -168,3 +168,12 @@ describe("shim: bad input never crashes", () => {
     expect(native.modelInfo(model).refcount).toBe(1);
   });
 });
+
+describe("native malloc tuning", () => {
+  test("a fixed mmap threshold and two arenas are set through mallopt (glibc)", async () => {
+    const { tuneNativeMalloc, DEFAULT_MALLOC_TUNING } = await import("../../ffi/malloc.ts");
+    expect(process.env.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
+    expect(process.env.MALLOC_ARENA_MAX).toBeUndefined();
+    expect(tuneNativeMalloc()).toEqual(DEFAULT_MALLOC_TUNING);
+  });
+});
