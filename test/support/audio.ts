@@ -12,7 +12,7 @@ function need(cmd: string, pkg: string): void {
 /** Decodes any audio file to 16 kHz mono PCM16 with ffmpeg. */
 export async function decodeToPcm16(path: string): Promise<Int16Array> {
   need("ffmpeg", "ffmpeg");
-  if (!(await Bun.file(path).exists())) throw new Error(`audio clip missing: ${path} (expected ../shared/audio beside the repo)`);
+  if (!(await Bun.file(path).exists())) throw new Error(`audio clip missing: ${path} (expected ../shared/audio beside the repo, or set STT_SHARED_AUDIO)`);
   const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "16000", "-"], {
     stdout: "pipe",
     stderr: "pipe",
