@@ -33,7 +33,9 @@ let applied: Partial<MallocTuning> | null = null;
  * Applies the tuning once per process, before the engine's threads start.
  * Returns what was set (empty when the environment or the libc decided otherwise).
  */
-export function tuneNativeMalloc(t: MallocTuning = DEFAULT_MALLOC_TUNING, env: Record<string, string | undefined> = process.env): Partial<MallocTuning> {
+export function tuneNativeMalloc(): Partial<MallocTuning> {
+  const t = DEFAULT_MALLOC_TUNING;
+  const env = process.env;
   if (applied) return applied;
   applied = {};
   if (process.platform !== "linux") return applied;

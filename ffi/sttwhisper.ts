@@ -163,7 +163,7 @@ export interface TranscribeOptions {
   task?: "transcribe" | "translate";
   beamSize?: number;
   maxNewTokens?: number;
-  promptIds?: number[] | null;
+  promptIds?: readonly number[] | null;
   /** Token ids to suppress; empty/omitted = model config's suppress_ids (CTranslate2's -1). */
   suppressIds?: number[] | null;
 }

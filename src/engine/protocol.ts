@@ -11,7 +11,7 @@ export interface DecodeOptions {
   task: "transcribe" | "translate";
   beamSize: number;
   maxNewTokens: number;
-  promptIds: number[] | null;
+  promptIds: readonly number[] | null;
   suppressIds: number[] | null;
 }
 

@@ -178,12 +178,24 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   let tokenizer: BpeTokenizer | null = null;
   if (existsSync(path.join(modelPath, "tokenizer.json"))) tokenizer = BpeTokenizer.fromModelDir(modelPath);
   const suppressIds = tokenizer ? tokenizer.suppressTokens() : [];
-  const encodePrompt = (text: string | null | undefined): number[] => {
-    if (!text || !text.trim()) return [];
-    if (!tokenizer) throw new EngineError("invalid_argument", `a prompt needs ${path.join(modelPath, "tokenizer.json")}`);
-    return tokenizer.encode(" " + text.trim()).slice(-(MAX_LENGTH / 2 - 1));
+  // Prompts are encoded once per distinct text and the same array object is
+  // handed out again: a file's utterances share one encoding, and the batch
+  // executor groups items by array identity.
+  const encoded = new Map<string, readonly number[] | null>();
+  const encodePrompt = (text: string | null | undefined): readonly number[] | null => {
+    const key = text?.trim() ?? "";
+    if (!key) return null;
+    let ids = encoded.get(key);
+    if (ids === undefined) {
+      if (!tokenizer) throw new EngineError("invalid_argument", `a prompt needs ${path.join(modelPath, "tokenizer.json")}`);
+      if (encoded.size >= 256) encoded.clear(); // per-request prompts must not grow this without bound
+      ids = tokenizer.encode(" " + key).slice(-(MAX_LENGTH / 2 - 1));
+      encoded.set(key, ids);
+    }
+    return ids;
   };
-  const promptIds = encodePrompt(c.initialPrompt);
+  const configuredPrompt = encodePrompt(c.initialPrompt);
+  const promptIds = configuredPrompt ?? [];
 
   // Before the workers and CTranslate2's threads exist: see ffi/malloc.ts.
   tuneNativeMalloc();
@@ -211,26 +223,27 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     task: c.task,
     beamSize: Math.floor(c.beamSize),
     maxNewTokens: Math.floor(c.maxNewTokens),
-    promptIds: promptIds.length ? promptIds : null,
+    promptIds: null, // per batch, from its items
     suppressIds: suppressIds.length ? suppressIds : null,
   };
 
-  type Item = { audio: Float32Array; language: string | null; promptIds: number[] | null };
+  type Item = { audio: Float32Array; language: string | null; promptIds: readonly number[] | null };
   // One CTranslate2 call takes one prompt, so a batch is split by prompt; live
-  // streams all use the configured one and stay in a single call.
+  // streams all share the configured one and stay in a single call.
   const executors: Executor<Item, EngineResult>[] = handles.map((h) => async (batch) => {
-    const groups = new Map<string, number[]>();
+    const groups = new Map<readonly number[] | null, number[]>();
     batch.forEach((b, i) => {
-      const key = b.promptIds ? b.promptIds.join(",") : "";
-      groups.set(key, [...(groups.get(key) ?? []), i]);
+      const group = groups.get(b.promptIds);
+      if (group) group.push(i);
+      else groups.set(b.promptIds, [i]);
     });
     const out: Awaited<ReturnType<Executor<Item, EngineResult>>> = new Array(batch.length);
-    for (const idx of groups.values()) {
+    for (const [prompt, idx] of groups) {
       const items = idx.map((i) => batch[i]!);
       const { outcomes, ms } = await h.run(
         items.map((b) => b.audio),
         items.map((b) => b.language),
-        { ...decode, promptIds: items[0]!.promptIds },
+        { ...decode, promptIds: prompt },
       );
       outcomes.forEach((o, k) => {
         out[idx[k]!] = o.ok ? { ok: true as const, value: toResult(o.result, ms, items.length) } : { ok: false as const, error: fromWire(o.error) };
@@ -262,8 +275,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     async transcribe(req: EngineRequest): Promise<EngineResult> {
       validateAudio(req.audio);
       const language = req.language === undefined ? c.language : req.language;
-      const ids = req.prompt === undefined ? promptIds : encodePrompt(req.prompt);
-      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null, promptIds: ids.length ? ids : null }, req.streamKey);
+      const prompt = req.prompt === undefined ? configuredPrompt : encodePrompt(req.prompt);
+      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null, promptIds: prompt }, req.streamKey);
     },
     stats(): EngineStats {
       const s = pool.getStats();
