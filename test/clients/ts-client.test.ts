@@ -205,7 +205,6 @@ describe("bun run stream", () => {
   }, 30_000);
 });
 
-
 function rms(a: Float32Array): number {
   let s = 0;
   for (const v of a) s += v * v;
