@@ -69,6 +69,10 @@ const symbols = {
       FFIType.i32, // n_prompt_ids
       FFIType.ptr, // suppress_ids
       FFIType.i32, // n_suppress_ids
+      FFIType.ptr, // prefix_ids
+      FFIType.ptr, // prefix_lengths
+      FFIType.f32, // temperature
+      FFIType.i32, // flags
       FFIType.ptr, // out_json
     ],
     returns: FFIType.i32,
@@ -155,7 +159,13 @@ export interface NativeResult {
   language: string;
   language_probability: number;
   windows: number;
+  /** Per text token [start s, end s, probability]; only when word timestamps were asked for. */
+  token_times?: [number, number, number][];
 }
+
+/** Flag bits of stt_transcribe (native/include/sttwhisper.h). */
+export const FLAG_WORD_TIMESTAMPS = 1;
+export const FLAG_SHORT_WINDOW = 2;
 
 export interface TranscribeOptions {
   /** Per item: ISO code or null/"" to detect. Omit to detect all. */
@@ -166,6 +176,14 @@ export interface TranscribeOptions {
   promptIds?: readonly number[] | null;
   /** Token ids to suppress; empty/omitted = model config's suppress_ids (CTranslate2's -1). */
   suppressIds?: number[] | null;
+  /** Per item: text tokens the decoder is forced to start with (null/empty = none). */
+  prefixes?: (readonly number[] | null)[];
+  /** 0 (default) = deterministic; > 0 samples at this temperature. */
+  temperature?: number;
+  /** Per-token timings from cross-attention alignment. */
+  wordTimestamps?: boolean;
+  /** Encoder window trimmed to the content (interims only). */
+  shortWindow?: boolean;
 }
 
 export interface DetectResult {
@@ -229,6 +247,14 @@ export function transcribe(model: ModelHandle, audios: Float32Array[], o: Transc
   const langs = o.languages ? cstr(o.languages.map((x) => x ?? "").join(",")) : null;
   const prompt = o.promptIds && o.promptIds.length > 0 ? Int32Array.from(o.promptIds) : null;
   const suppress = o.suppressIds && o.suppressIds.length > 0 ? Int32Array.from(o.suppressIds) : null;
+  let prefixIds: Int32Array | null = null;
+  let prefixLengths: Int32Array | null = null;
+  if (o.prefixes?.some((p) => p && p.length > 0)) {
+    prefixLengths = Int32Array.from(audios.map((_, i) => o.prefixes![i]?.length ?? 0));
+    prefixIds = Int32Array.from(audios.flatMap((_, i) => [...(o.prefixes![i] ?? [])]));
+    if (prefixIds.length === 0) prefixIds = new Int32Array(1);
+  }
+  const flags = (o.wordTimestamps ? FLAG_WORD_TIMESTAMPS : 0) | (o.shortWindow ? FLAG_SHORT_WINDOW : 0);
   const cell = new BigUint64Array(1);
   check(
     L().stt_transcribe(
@@ -244,6 +270,10 @@ export function transcribe(model: ModelHandle, audios: Float32Array[], o: Transc
       prompt?.length ?? 0,
       suppress,
       suppress?.length ?? 0,
+      prefixIds,
+      prefixLengths,
+      o.temperature ?? 0,
+      flags,
       cell,
     ),
   );

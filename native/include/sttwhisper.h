@@ -36,7 +36,7 @@
  * its replicas (inter_threads of them).
  *
  * Decoding (mirrors faster-whisper 1.2.1 transcribe() with beam_size=N,
- * temperature=0 only, without_timestamps=True, condition_on_previous_text=False,
+ * temperature=0 by default, without_timestamps=True, condition_on_previous_text=False,
  * suppress_blank=True; see docs/engine.md):
  * - features: FeatureExtractor(audio, padding=160), last frame dropped,
  *   per 30 s window padded/trimmed to 3000 frames with zeros; audio longer
@@ -93,6 +93,15 @@ typedef enum stt_status {
 #define STT_MAX_BATCH 256
 /** Whisper's hard decoder length (prompt + generated tokens). */
 #define STT_MAX_LENGTH 448
+
+/** stt_transcribe flags (bitwise OR). */
+/** Also return per-token timings (cross-attention DTW, CTranslate2's Whisper::align)
+ *  computed on the same encoder output as the decode. */
+#define STT_FLAG_WORD_TIMESTAMPS 1
+/** Encode a window trimmed to the chunk's longest content plus 3 s of silence
+ *  (rounded up to whole seconds, at most 30 s) instead of Whisper's 30 s.
+ *  Cheaper, less robust: meant for interim hypotheses, never for finals. */
+#define STT_FLAG_SHORT_WINDOW 2
 
 /** Opaque model handle. */
 typedef struct stt_model stt_model;
@@ -164,10 +173,24 @@ STT_API int32_t stt_models_constructed(void);
  *                  <|startofprev|>; only the last 223 are used.
  *  suppress_ids    token ids to suppress (NULL / 0 = CTranslate2's -1, which is
  *                  the model's config.json suppress_ids).
+ *  prefix_ids      optional forced decoder prefix, all items' ids back to back
+ *                  (text tokens only, < eot); read only when prefix_lengths is
+ *                  not NULL. The decoder must start the item's first window
+ *                  with exactly these tokens (faster-whisper's `prefix`); they
+ *                  are part of the returned tokens and text.
+ *  prefix_lengths  NULL (no prefixes) or n_items counts (each 0..224).
+ *                  prompt + longest prefix + max_new_tokens must be <= 448.
+ *  temperature     0 = deterministic (greedy or beam_size); (0, 2] = sampling
+ *                  from the whole distribution at that temperature, beam 1
+ *                  (faster-whisper's temperature fallback).
+ *  flags           STT_FLAG_* bits; other bits are INVALID_ARGUMENT.
  *  out_json        receives (free with stt_free):
  *   {"results":[{"tokens":[int...],"text":"...","avg_logprob":f,
  *                "no_speech_prob":f,"language":"en","language_probability":f,
- *                "windows":int}...],"ms":f}
+ *                "windows":int, "token_times":[[start,end,prob]...]?}...],"ms":f}
+ *   token_times only with STT_FLAG_WORD_TIMESTAMPS: one entry per token id
+ *   below eot, in order; seconds from the utterance's first sample, clamped
+ *   to its content; prob = the token's probability under teacher forcing.
  *   results are in input order; tokens exclude prompt and end-of-text; text is
  *   the byte-level BPE decode of tokens < eot, trimmed, invalid UTF-8 replaced
  *   with U+FFFD. Utterances shorter than one feature frame (< 160 samples)
@@ -176,7 +199,9 @@ STT_API int32_t stt_models_constructed(void);
 STT_API int32_t stt_transcribe(stt_model* model, const float* samples, const int64_t* lengths,
                                int32_t n_items, const char* languages, int32_t task, int32_t beam_size,
                                int32_t max_new_tokens, const int32_t* prompt_ids, int32_t n_prompt_ids,
-                               const int32_t* suppress_ids, int32_t n_suppress_ids, char** out_json);
+                               const int32_t* suppress_ids, int32_t n_suppress_ids,
+                               const int32_t* prefix_ids, const int32_t* prefix_lengths,
+                               float temperature, int32_t flags, char** out_json);
 
 /**
  * Language detection only (multilingual models; English-only models answer

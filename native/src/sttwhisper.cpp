@@ -18,6 +18,7 @@
 
 #include <ctranslate2/devices.h>
 #include <ctranslate2/models/whisper.h>
+#include <ctranslate2/ops/gather.h>
 #include <ctranslate2/types.h>
 #include <nlohmann/json.hpp>
 
@@ -330,6 +331,7 @@ STT_API int32_t stt_model_describe(const stt_model* model, char** out_json) {
 namespace {
 
 constexpr int64_t kWindow = 3000;  // frames per 30 s window
+constexpr int64_t kShortWindowPad = 300;  // frames of silence after an interim's content
 
 struct Utterance {
   const float* samples;
@@ -362,11 +364,11 @@ std::vector<Utterance> read_audio(const float* samples, const int64_t* lengths, 
   return out;
 }
 
-// Copies frames [from, from+count) of u into a zero-padded 3000-frame window at dst.
-void copy_window(const Utterance& u, int n_mels, int64_t from, int64_t count, float* dst) {
-  std::fill(dst, dst + n_mels * kWindow, 0.0f);
+// Copies frames [from, from+count) of u into a zero-padded window of `width` frames at dst.
+void copy_window(const Utterance& u, int n_mels, int64_t from, int64_t count, int64_t width, float* dst) {
+  std::fill(dst, dst + n_mels * width, 0.0f);
   for (int m = 0; m < n_mels; ++m)
-    std::memcpy(dst + m * kWindow, u.feats.data() + m * u.frames + from, sizeof(float) * count);
+    std::memcpy(dst + m * width, u.feats.data() + m * u.frames + from, sizeof(float) * count);
 }
 
 struct Detected {
@@ -384,7 +386,7 @@ std::vector<Detected> detect(stt_model* m, const std::vector<Utterance*>& items)
   ct2::StorageView feats({static_cast<ct2::dim_t>(items.size()), nm, kWindow}, 0.0f);
   float* base = feats.data<float>();
   for (size_t i = 0; i < items.size(); ++i)
-    copy_window(*items[i], nm, 0, std::min<int64_t>(kWindow, items[i]->frames), base + i * nm * kWindow);
+    copy_window(*items[i], nm, 0, std::min<int64_t>(kWindow, items[i]->frames), kWindow, base + i * nm * kWindow);
   try {
     auto futures = m->pool->detect_language(feats);
     for (size_t i = 0; i < futures.size(); ++i) {
@@ -406,6 +408,74 @@ std::vector<Detected> detect(stt_model* m, const std::vector<Utterance*>& items)
   return out;
 }
 
+// One decoding job: a 30 s window (or less) of one utterance's features.
+struct Job { int item; int64_t seek; int64_t size; };
+
+// Text tokens of a generated sequence (timestamp and special ids removed).
+std::vector<size_t> text_tokens(const stt_model* m, const std::vector<size_t>& seq) {
+  std::vector<size_t> out;
+  for (size_t t : seq)
+    if (t < m->eot) out.push_back(t);
+  return out;
+}
+
+// Cross-attention DTW over the decoded tokens (CTranslate2's Whisper::align),
+// grouped by start sequence because one align call takes one. Items with no
+// text tokens are skipped (nothing to time).
+void align_words(stt_model* m, const ct2::StorageView& encoded, const std::vector<std::vector<size_t>>& sot_seqs,
+                 const std::vector<ct2::models::WhisperGenerationResult>& results, const std::vector<Job>& jobs,
+                 size_t c0, size_t cn, std::vector<ct2::models::WhisperAlignmentResult>& out) {
+  std::map<std::vector<size_t>, std::vector<size_t>> groups;
+  for (size_t j = 0; j < cn; ++j) {
+    if (results[j].sequences_ids.empty() || text_tokens(m, results[j].sequences_ids[0]).empty()) continue;
+    groups[sot_seqs[j]].push_back(j);
+  }
+  for (const auto& [sot_seq, idx] : groups) {
+    std::vector<ct2::dim_t> rows(idx.begin(), idx.end());
+    ct2::StorageView subset(encoded.dtype(), encoded.device());
+    if (idx.size() == cn) {
+      subset = encoded;
+    } else {
+      const ct2::StorageView index({static_cast<ct2::dim_t>(idx.size())},
+                                   std::vector<int32_t>(idx.begin(), idx.end()), encoded.device());
+      ct2::ops::Gather(0)(encoded, index, subset);
+    }
+    std::vector<std::vector<size_t>> tokens;
+    std::vector<size_t> frames;
+    for (size_t j : idx) {
+      tokens.push_back(text_tokens(m, results[j].sequences_ids[0]));
+      frames.push_back(static_cast<size_t>(jobs[c0 + j].size));
+    }
+    auto futures = m->pool->align(subset, sot_seq, tokens, frames, 7);
+    for (size_t k = 0; k < idx.size(); ++k) out[idx[k]] = futures[k].get();
+  }
+}
+
+// Per text token [start_s, end_s, probability], as faster-whisper's
+// find_alignment: a token starts where the DTW path first reaches it and ends
+// where the next token (or end-of-text) starts. Times are clamped to the window's content.
+void append_token_times(const stt_model* m, const std::vector<size_t>& seq,
+                        const ct2::models::WhisperAlignmentResult& al, int64_t seek, int64_t size, json& out) {
+  const std::vector<size_t> text = text_tokens(m, seq);
+  if (text.empty()) return;
+  std::vector<double> jumps;  // one per token, then end-of-text
+  int64_t last_text = -1;
+  for (const auto& [ti, fi] : al.alignments) {
+    if (ti != last_text) {
+      jumps.push_back(static_cast<double>(fi) / 50.0);  // 50 encoder frames per second
+      last_text = ti;
+    }
+  }
+  const double offset = static_cast<double>(seek) / 100.0;
+  const double limit = static_cast<double>(size) / 100.0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const double s = i < jumps.size() ? jumps[i] : (jumps.empty() ? 0.0 : jumps.back());
+    const double e = i + 1 < jumps.size() ? jumps[i + 1] : limit;
+    const double p = i < al.text_token_probs.size() ? al.text_token_probs[i] : 0.0;
+    out.push_back(json::array({offset + std::min(s, limit), offset + std::min(std::max(e, s), limit), p}));
+  }
+}
+
 std::string trim(const std::string& s) {
   const char* ws = " \t\n\r\f\v";
   const size_t b = s.find_first_not_of(ws);
@@ -421,7 +491,8 @@ extern "C" {
 STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t* lengths, int32_t n_items,
                                const char* languages, int32_t task, int32_t beam_size, int32_t max_new_tokens,
                                const int32_t* prompt_ids, int32_t n_prompt_ids, const int32_t* suppress_ids,
-                               int32_t n_suppress_ids, char** out_json) {
+                               int32_t n_suppress_ids, const int32_t* prefix_ids, const int32_t* prefix_lengths,
+                               float temperature, int32_t flags, char** out_json) {
   if (out_json) *out_json = nullptr;
   return guarded([&] {
     const auto t0 = std::chrono::steady_clock::now();
@@ -432,6 +503,11 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
     if (beam_size < 1 || beam_size > 64) fail(STT_E_INVALID_ARGUMENT, "beam_size must be in [1, 64]");
     if (n_prompt_ids < 0 || (n_prompt_ids > 0 && !prompt_ids)) fail(STT_E_INVALID_ARGUMENT, "bad prompt_ids");
     if (n_suppress_ids < 0 || (n_suppress_ids > 0 && !suppress_ids)) fail(STT_E_INVALID_ARGUMENT, "bad suppress_ids");
+    if ((flags & ~(STT_FLAG_WORD_TIMESTAMPS | STT_FLAG_SHORT_WINDOW)) != 0) fail(STT_E_INVALID_ARGUMENT, "unknown flags");
+    if (!std::isfinite(temperature) || temperature < 0 || temperature > 2)
+      fail(STT_E_INVALID_ARGUMENT, "temperature must be in [0, 2]");
+    const bool want_words = (flags & STT_FLAG_WORD_TIMESTAMPS) != 0;
+    const bool short_window = (flags & STT_FLAG_SHORT_WINDOW) != 0;
     const ct2::Vocabulary& vocab = m->model->get_vocabulary();
 
     // Per-item language (empty = detect).
@@ -487,6 +563,29 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
       suppress = {-1};
     }
 
+    // Forced decoder prefix per item (committed words of a live utterance).
+    std::vector<std::vector<size_t>> prefixes(n_items);
+    size_t longest_prefix = 0;
+    if (prefix_lengths) {
+      if (!prefix_ids) fail(STT_E_INVALID_ARGUMENT, "prefix_lengths given without prefix_ids");
+      int64_t off = 0;
+      for (int32_t i = 0; i < n_items; ++i) {
+        const int32_t n = prefix_lengths[i];
+        if (n < 0 || n > STT_MAX_LENGTH / 2) fail(STT_E_INVALID_ARGUMENT, "prefix length out of range: " + std::to_string(n));
+        for (int32_t k = 0; k < n; ++k) {
+          const int32_t id = prefix_ids[off + k];
+          if (id < 0 || static_cast<size_t>(id) >= m->eot)
+            fail(STT_E_INVALID_ARGUMENT, "prefix token id is not a text token: " + std::to_string(id));
+          prefixes[i].push_back(static_cast<size_t>(id));
+        }
+        off += n;
+        longest_prefix = std::max(longest_prefix, prefixes[i].size());
+      }
+    }
+    if (prompt_len + longest_prefix + static_cast<size_t>(max_new_tokens) > STT_MAX_LENGTH)
+      fail(STT_E_INVALID_ARGUMENT, "prompt (" + std::to_string(prompt_len) + ") + prefix (" + std::to_string(longest_prefix) +
+                                       ") + max_new_tokens must be <= " + std::to_string(STT_MAX_LENGTH));
+
     // Features over the whole utterance (the max-8 floor is global, as in faster-whisper).
     const int nm = m->n_mels;
     for (auto& u : utts) sttw::log_mel(u.samples, u.n, 160, nm, u.feats, u.frames);
@@ -506,7 +605,6 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
     }
 
     // One decoding job per (utterance, 30 s window) over content frames (frames - 1).
-    struct Job { int item; int64_t seek; int64_t size; };
     std::vector<Job> jobs;
     for (int32_t i = 0; i < n_items; ++i) {
       const int64_t content = utts[i].frames - 1;
@@ -514,43 +612,77 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
     }
 
     ct2::models::WhisperOptions opt;
-    opt.beam_size = static_cast<size_t>(beam_size);
+    opt.beam_size = temperature > 0 ? 1 : static_cast<size_t>(beam_size);
     opt.patience = 1;
     opt.length_penalty = 1;
     opt.repetition_penalty = 1;
     opt.no_repeat_ngram_size = 0;
-    opt.max_length = prompt_len + static_cast<size_t>(max_new_tokens);
+    opt.max_length = prompt_len + longest_prefix + static_cast<size_t>(max_new_tokens);
     opt.num_hypotheses = 1;
     opt.return_scores = true;
     opt.return_no_speech_prob = true;
     opt.max_initial_timestamp_index = 50;  // round(1.0 / 0.02)
     opt.suppress_blank = true;
     opt.suppress_tokens = suppress;
+    if (temperature > 0) {
+      opt.sampling_topk = 0;  // sample from the whole distribution, as faster-whisper's fallback
+      opt.sampling_temperature = temperature;
+    }
 
-    struct Acc { std::vector<size_t> tokens; double cum = 0, denom = 0; float no_speech = 0; int windows = 0; };
+    struct Acc {
+      std::vector<size_t> tokens;
+      double cum = 0, denom = 0;
+      float no_speech = 0;
+      int windows = 0;
+      json token_times = json::array();
+    };
     std::vector<Acc> acc(n_items);
     constexpr size_t kChunk = 32;  // windows per CTranslate2 call (bounds memory for long audio)
     for (size_t c0 = 0; c0 < jobs.size(); c0 += kChunk) {
       const size_t cn = std::min(kChunk, jobs.size() - c0);
-      ct2::StorageView feats({static_cast<ct2::dim_t>(cn), nm, kWindow}, 0.0f);
+      // Finals use Whisper's full 30 s window. Interims may ask for a window
+      // trimmed to the chunk's longest content plus 3 s of silence, rounded up
+      // to whole seconds: the encoder's cost is linear in it. Without the
+      // trailing silence stock Whisper loops (measured on jfk: 5 s of speech in
+      // a 5 s window repeats "ask not to" until max_length; with 3 s it matches
+      // the full window's text, at 30-45 % of its time; docs/engine.md).
+      int64_t width = kWindow;
+      if (short_window) {
+        int64_t longest = 0;
+        for (size_t j = 0; j < cn; ++j) longest = std::max(longest, jobs[c0 + j].size);
+        width = std::min(kWindow, (longest + kShortWindowPad + 99) / 100 * 100);
+      }
+      ct2::StorageView feats({static_cast<ct2::dim_t>(cn), nm, width}, 0.0f);
       float* base = feats.data<float>();
       std::vector<std::vector<size_t>> prompts(cn);
+      std::vector<std::vector<size_t>> sot_seqs(cn);
       for (size_t j = 0; j < cn; ++j) {
         const Job& job = jobs[c0 + j];
-        copy_window(utts[job.item], nm, job.seek, job.size, base + j * nm * kWindow);
+        copy_window(utts[job.item], nm, job.seek, job.size, width, base + j * nm * width);
+        auto& sot_seq = sot_seqs[j];
+        sot_seq.push_back(m->sot);
+        if (m->multilingual) {
+          sot_seq.push_back(vocab.to_id("<|" + langs[job.item] + "|>"));
+          sot_seq.push_back(task == 1 ? m->translate : m->transcribe);
+        }
         auto& p = prompts[j];
         p = prev;
-        p.push_back(m->sot);
-        if (m->multilingual) {
-          p.push_back(vocab.to_id("<|" + langs[job.item] + "|>"));
-          p.push_back(task == 1 ? m->translate : m->transcribe);
-        }
+        p.insert(p.end(), sot_seq.begin(), sot_seq.end());
         p.push_back(m->no_timestamps);
+        // The prefix belongs to the utterance's first window only.
+        if (job.seek == 0) p.insert(p.end(), prefixes[job.item].begin(), prefixes[job.item].end());
       }
       std::vector<ct2::models::WhisperGenerationResult> results;
+      std::vector<ct2::models::WhisperAlignmentResult> aligned(cn);
       try {
-        auto futures = m->pool->generate(feats, prompts, opt);
+        // Word timings need the encoder output twice (decode, then align):
+        // encode once and hand the same output to both.
+        ct2::StorageView input = want_words ? m->pool->encode(feats, false).get() : std::move(feats);
+        auto futures = m->pool->generate(input, prompts, opt);
         for (auto& f : futures) results.push_back(f.get());
+        if (want_words) align_words(m, input, sot_seqs, results, jobs, c0, cn, aligned);
+      } catch (const SttError&) {
+        throw;
       } catch (const std::bad_alloc&) {
         throw;
       } catch (const std::exception& e) {
@@ -568,6 +700,7 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
         if (a.windows == 0) a.no_speech = r.no_speech_prob;
         a.windows++;
         a.tokens.insert(a.tokens.end(), seq.begin(), seq.end());
+        if (want_words) append_token_times(m, seq, aligned[j], job.seek, job.size, a.token_times);
       }
     }
 
@@ -584,6 +717,7 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
                 {"language", langs[i]},
                 {"language_probability", langs[i].empty() || det[i].language.empty() ? 1.0f : det[i].probability},
                 {"windows", a.windows}};
+      if (want_words) r["token_times"] = a.token_times;
       results.push_back(std::move(r));
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

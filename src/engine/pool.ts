@@ -10,6 +10,10 @@
  *   settle in submission order even when batches finish out of order.
  * - A stream with `maxQueuePerStream` requests already waiting gets the next one
  *   rejected at once with an Error whose `code` is "queue_full".
+ * - Interim requests (best-effort live hypotheses) wait in a lane of their own:
+ *   at most one per stream (a newer one supersedes it, rejecting the older with
+ *   code "superseded"), dispatched only when no final request waits, settled
+ *   as soon as they finish (no ordering with finals).
  */
 
 export interface PoolStats {
@@ -29,6 +33,8 @@ export interface PoolStats {
   failed: number;
   /** Requests refused with queue_full. */
   rejected: number;
+  /** Interim requests: dispatched, replaced by a newer one before dispatch, waiting now. */
+  interims: { dispatched: number; superseded: number; waiting: number };
   /** batch size -> number of batches of that size. */
   batchSizeHistogram: Record<number, number>;
   /** Milliseconds from submission to dispatch (last 2048 requests). */
@@ -49,6 +55,7 @@ export type Executor<Req, Res> = (batch: Req[]) => Promise<Array<{ ok: true; val
 interface Job<Req, Res> {
   req: Req;
   key: string;
+  interim: boolean;
   enqueuedAt: number;
   resolve: (v: Res) => void;
   reject: (e: Error) => void;
@@ -65,6 +72,14 @@ export class QueueFullError extends Error {
   constructor(key: string, limit: number) {
     super(`stream ${key} already has ${limit} utterances waiting for the engine`);
     this.name = "QueueFullError";
+  }
+}
+
+export class SupersededError extends Error {
+  readonly code = "superseded";
+  constructor() {
+    super("a newer interim request for this stream replaced this one");
+    this.name = "SupersededError";
   }
 }
 
@@ -101,6 +116,8 @@ export class BatchPool<Req, Res> {
   private readonly streams = new Map<string, Stream<Req, Res>>();
   /** Streams with waiting requests, in round-robin order. */
   private readonly order: string[] = [];
+  /** Waiting interim request per stream, oldest first (Map keeps insertion order). */
+  private readonly interims = new Map<string, Job<Req, Res>>();
   private readonly idle: number[] = [];
   private readonly busy = new Set<number>();
   private queued = 0;
@@ -115,6 +132,8 @@ export class BatchPool<Req, Res> {
     completed: 0,
     failed: 0,
     rejected: 0,
+    interimsDispatched: 0,
+    interimsSuperseded: 0,
     hist: {} as Record<number, number>,
     wait: new Window(2048),
     batchMs: new Window(2048),
@@ -130,9 +149,10 @@ export class BatchPool<Req, Res> {
     executors.forEach((_, i) => this.idle.push(i));
   }
 
-  submit(req: Req, streamKey?: string): Promise<Res> {
+  submit(req: Req, streamKey?: string, priority: "final" | "interim" = "final"): Promise<Res> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const key = streamKey ?? `\u0000anon:${this.anon++}`;
+    if (priority === "interim") return this.submitInterim(req, key);
     let s = this.streams.get(key);
     if (!s) {
       s = { waiting: [], unsettled: [] };
@@ -144,13 +164,35 @@ export class BatchPool<Req, Res> {
     }
     const stream = s;
     return new Promise<Res>((resolve, reject) => {
-      const job: Job<Req, Res> = { req, key, enqueuedAt: performance.now(), resolve, reject };
+      const job: Job<Req, Res> = { req, key, interim: false, enqueuedAt: performance.now(), resolve, reject };
       if (stream.waiting.length === 0) this.order.push(key);
       stream.waiting.push(job);
       stream.unsettled.push(job);
       this.queued++;
       this.schedule();
     });
+  }
+
+  private submitInterim(req: Req, key: string): Promise<Res> {
+    const older = this.interims.get(key);
+    if (older) {
+      this.interims.delete(key);
+      this.stats.interimsSuperseded++;
+      older.reject(new SupersededError());
+    }
+    return new Promise<Res>((resolve, reject) => {
+      this.interims.set(key, { req, key, interim: true, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Drops every waiting interim request (load shedding); returns how many. */
+  shedInterims(): number {
+    const n = this.interims.size;
+    for (const job of this.interims.values()) job.reject(new SupersededError());
+    this.stats.interimsSuperseded += n;
+    this.interims.clear();
+    return n;
   }
 
   getStats(): PoolStats {
@@ -165,6 +207,7 @@ export class BatchPool<Req, Res> {
       completed: this.stats.completed,
       failed: this.stats.failed,
       rejected: this.stats.rejected,
+      interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size },
       batchSizeHistogram: { ...this.stats.hist },
       queueWaitMs: this.stats.wait.summary(),
       batchMs: this.stats.batchMs.summary(),
@@ -182,6 +225,8 @@ export class BatchPool<Req, Res> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    for (const job of this.interims.values()) job.reject(new PoolClosedError());
+    this.interims.clear();
     for (const key of this.order.splice(0)) {
       const s = this.streams.get(key);
       if (!s) continue;
@@ -195,6 +240,17 @@ export class BatchPool<Req, Res> {
   }
 
   private schedule(): void {
+    // Interims only take an executor no final is waiting for.
+    while (!this.closed && this.idle.length > 0 && this.queued === 0 && this.interims.size > 0) {
+      const batch: Job<Req, Res>[] = [];
+      for (const [key, job] of this.interims) {
+        if (batch.length >= this.opts.batchSize) break;
+        this.interims.delete(key);
+        batch.push(job);
+      }
+      this.stats.interimsDispatched += batch.length;
+      this.dispatch(this.idle.shift()!, batch);
+    }
     while (!this.closed && this.idle.length > 0 && this.queued > 0) {
       if (this.opts.batchWaitMs > 0 && this.queued < this.opts.batchSize) {
         const oldest = this.oldestWaiting();
@@ -242,10 +298,14 @@ export class BatchPool<Req, Res> {
     const now = performance.now();
     this.busy.add(slot);
     this.inFlight += batch.length;
-    this.stats.batches++;
-    this.stats.dispatched += batch.length;
-    this.stats.hist[batch.length] = (this.stats.hist[batch.length] ?? 0) + 1;
-    for (const j of batch) this.stats.wait.add(now - j.enqueuedAt);
+    const finals = batch[0]?.interim !== true;
+    if (finals) {
+      // Batching and wait figures describe finals; interims are best-effort extras.
+      this.stats.batches++;
+      this.stats.dispatched += batch.length;
+      this.stats.hist[batch.length] = (this.stats.hist[batch.length] ?? 0) + 1;
+      for (const j of batch) this.stats.wait.add(now - j.enqueuedAt);
+    }
     const exec = this.executors[slot]!;
     let run: Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
     try {
@@ -262,11 +322,18 @@ export class BatchPool<Req, Res> {
         },
       )
       .finally(() => {
-        this.stats.batchMs.add(performance.now() - now);
+        if (finals) this.stats.batchMs.add(performance.now() - now);
         this.inFlight -= batch.length;
         this.busy.delete(slot);
         this.idle.push(slot);
-        const keys = new Set(batch.map((j) => j.key));
+        if (!finals) {
+          for (const j of batch) {
+            const o = j.outcome!;
+            if (o.ok) j.resolve(o.value);
+            else j.reject(o.error);
+          }
+        }
+        const keys = new Set(batch.filter((j) => !j.interim).map((j) => j.key));
         for (const key of keys) this.flush(key);
         if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
         this.schedule();

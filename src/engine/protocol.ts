@@ -13,11 +13,21 @@ export interface DecodeOptions {
   maxNewTokens: number;
   promptIds: readonly number[] | null;
   suppressIds: number[] | null;
+  temperature: number;
+  wordTimestamps: boolean;
+  shortWindow: boolean;
 }
 
 export type WorkerRequest =
   | { type: "init"; load: LoadOptions }
-  | { type: "run"; id: number; audios: Float32Array[]; languages: (string | null)[]; options: DecodeOptions }
+  | {
+      type: "run";
+      id: number;
+      audios: Float32Array[];
+      languages: (string | null)[];
+      prefixes: (readonly number[] | null)[];
+      options: DecodeOptions;
+    }
   | { type: "close" };
 
 export type ItemOutcome = { ok: true; result: NativeResult } | { ok: false; error: WireError };

@@ -31,6 +31,7 @@ export class BpeTokenizer {
   private readonly special: Map<string, number>;
   private readonly byteChars = bytesToUnicode();
   private readonly cache = new Map<string, number[]>();
+  private bytesById: Uint8Array[] | null = null;
 
   constructor(json: TokenizerJson) {
     this.vocab = new Map(Object.entries(json.model.vocab));
@@ -44,6 +45,35 @@ export class BpeTokenizer {
 
   static fromModelDir(dir: string): BpeTokenizer {
     return new BpeTokenizer(JSON.parse(readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as TokenizerJson);
+  }
+
+  /**
+   * Bytes of each text token (ids below <|endoftext|>), for decoding token
+   * ids back to text exactly as the shim does (byte-level BPE, UTF-8).
+   */
+  tokenBytes(): Uint8Array[] {
+    if (this.bytesById) return this.bytesById;
+    const eot = this.specialId("<|endoftext|>") ?? this.vocab.size;
+    const charToByte = new Map(this.byteChars.map((c, b) => [c, b]));
+    const out: Uint8Array[] = new Array(eot);
+    for (const [tok, id] of this.vocab) {
+      if (id >= eot) continue;
+      const bytes = Array.from(tok, (c) => charToByte.get(c) ?? 0x3f);
+      out[id] = Uint8Array.from(bytes);
+    }
+    this.bytesById = out;
+    return out;
+  }
+
+  /** Text of token ids (ids at or above <|endoftext|> are skipped); invalid UTF-8 becomes U+FFFD. */
+  decode(ids: readonly number[]): string {
+    const table = this.tokenBytes();
+    const parts: number[] = [];
+    for (const id of ids) {
+      const b = table[id];
+      if (b) for (const x of b) parts.push(x);
+    }
+    return new TextDecoder().decode(Uint8Array.from(parts));
   }
 
   /** Id of a special token such as "<|startoftranscript|>", or undefined. */

@@ -17,6 +17,30 @@ export interface EngineRequest {
   prompt?: string | null;
   /** Stable key of the stream the utterance came from (fairness and ordering). */
   streamKey?: string;
+  /**
+   * Text tokens the decoder must start with (faster-whisper's `prefix`): the
+   * words a live utterance already committed, so they are never retracted.
+   */
+  prefix?: readonly number[];
+  /** Per-word timings through cross-attention alignment (EngineResult.words). */
+  wordTimestamps?: boolean;
+  /**
+   * "final" (default) results are queued in order and never dropped.
+   * "interim" requests are best-effort: dispatched only while no final waits,
+   * at most one per stream (a newer one supersedes the waiting one, which
+   * rejects with code "superseded"), decoded on a trimmed encoder window.
+   */
+  priority?: "final" | "interim";
+  /** 0 (default) decodes deterministically; > 0 samples (hallucination fallback). */
+  temperature?: number;
+}
+
+export interface WordTiming {
+  word: string;
+  /** Seconds from the utterance's first sample. */
+  start: number;
+  end: number;
+  probability: number;
 }
 
 export interface EngineResult {
@@ -33,6 +57,8 @@ export interface EngineResult {
   engineMs: number;
   /** How many utterances shared the engine call. */
   batchSize: number;
+  /** Only when word timestamps were asked for. */
+  words?: WordTiming[];
 }
 
 export interface SpeechEngine {
@@ -40,6 +66,8 @@ export interface SpeechEngine {
   transcribe(request: EngineRequest): Promise<EngineResult>;
   /** Static facts about the loaded model. */
   readonly info: EngineInfo;
+  /** Text of token ids as the engine decodes them (for committed prefixes). */
+  textOf(tokens: readonly number[]): string;
   close(): Promise<void>;
   /** Batching and queue figures since start (for metrics and benchmarks). */
   stats?(): EngineStats;

@@ -11,6 +11,7 @@ import { MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } fro
 import { BatchPool, type Executor, type PoolStats } from "./pool.ts";
 import type { DecodeOptions, ItemOutcome, WireError, WorkerRequest, WorkerResponse } from "./protocol.ts";
 import { BpeTokenizer } from "./tokenizer.ts";
+import { groupWords } from "./words.ts";
 import type { EngineInfo, EngineRequest, EngineResult, EngineStats, SpeechEngine } from "./types.ts";
 
 export type { PoolStats } from "./pool.ts";
@@ -74,6 +75,8 @@ export interface WhisperEngine extends SpeechEngine {
   poolStats(): PoolStats;
   /** What each worker saw when it loaded the model (same handle = shared model). */
   readonly workerModels: ReadonlyArray<{ handle: number; refcount: number; constructed: number }>;
+  /** Drops waiting interim requests (load shedding); returns how many. */
+  shedInterims(): number;
   /** Token ids used to suppress (faster-whisper's list) and the encoded initial prompt. */
   readonly suppressIds: readonly number[];
   readonly promptIds: readonly number[];
@@ -139,12 +142,17 @@ class WorkerHandle {
     });
   }
 
-  run(audios: Float32Array[], languages: (string | null)[], options: DecodeOptions): Promise<{ outcomes: ItemOutcome[]; ms: number }> {
+  run(
+    audios: Float32Array[],
+    languages: (string | null)[],
+    prefixes: (readonly number[] | null)[],
+    options: DecodeOptions,
+  ): Promise<{ outcomes: ItemOutcome[]; ms: number }> {
     if (this.dead) return Promise.reject(new EngineError("engine_error", this.dead));
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, (outcomes, ms) => resolve({ outcomes, ms }));
-      const msg: WorkerRequest = { type: "run", id, audios, languages, options };
+      const msg: WorkerRequest = { type: "run", id, audios, languages, prefixes, options };
       this.worker.postMessage(msg);
     });
   }
@@ -225,29 +233,66 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     maxNewTokens: Math.floor(c.maxNewTokens),
     promptIds: null, // per batch, from its items
     suppressIds: suppressIds.length ? suppressIds : null,
+    temperature: 0,
+    wordTimestamps: false,
+    shortWindow: false,
   };
+  const pieces = tokenizer?.tokenBytes();
+  const textOf = (ids: readonly number[]) => (tokenizer ? tokenizer.decode(ids) : "");
+  const sotLength = desc.multilingual ? 3 : 1;
 
-  type Item = { audio: Float32Array; language: string | null; promptIds: readonly number[] | null };
-  // One CTranslate2 call takes one prompt, so a batch is split by prompt; live
-  // streams all share the configured one and stay in a single call.
+  type Item = {
+    audio: Float32Array;
+    language: string | null;
+    promptIds: readonly number[] | null;
+    prefix: readonly number[] | null;
+    wordTimestamps: boolean;
+    interim: boolean;
+    temperature: number;
+  };
+  // One CTranslate2 call takes one prompt and one set of decoding options, so
+  // a batch is split by them; live finals all share the configured prompt and
+  // options and stay in a single call.
   const executors: Executor<Item, EngineResult>[] = handles.map((h) => async (batch) => {
-    const groups = new Map<readonly number[] | null, number[]>();
+    const groups = new Map<readonly number[] | null, Map<string, number[]>>();
     batch.forEach((b, i) => {
-      const group = groups.get(b.promptIds);
-      if (group) group.push(i);
-      else groups.set(b.promptIds, [i]);
+      const byOptions = groups.get(b.promptIds) ?? new Map<string, number[]>();
+      groups.set(b.promptIds, byOptions);
+      const key = `${b.wordTimestamps}|${b.interim}|${b.temperature}`;
+      byOptions.set(key, [...(byOptions.get(key) ?? []), i]);
     });
     const out: Awaited<ReturnType<Executor<Item, EngineResult>>> = new Array(batch.length);
-    for (const [prompt, idx] of groups) {
-      const items = idx.map((i) => batch[i]!);
-      const { outcomes, ms } = await h.run(
-        items.map((b) => b.audio),
-        items.map((b) => b.language),
-        { ...decode, promptIds: prompt },
-      );
-      outcomes.forEach((o, k) => {
-        out[idx[k]!] = o.ok ? { ok: true as const, value: toResult(o.result, ms, items.length) } : { ok: false as const, error: fromWire(o.error) };
-      });
+    for (const [prompt, byOptions] of groups) {
+      for (const idx of byOptions.values()) {
+        const items = idx.map((i) => batch[i]!);
+        const first = items[0]!;
+        const promptLength = (prompt && prompt.length > 0 ? prompt.length + 1 : 0) + sotLength + 1;
+        const longestPrefix = Math.max(0, ...items.map((b) => b.prefix?.length ?? 0));
+        // Interims get a token budget in proportion to their audio (about 4
+        // tokens per second of speech is generous), so a looping hypothesis
+        // stops early instead of burning the engine.
+        const seconds = Math.max(...items.map((b) => b.audio.length)) / 16000;
+        const budget = first.interim ? Math.min(decode.maxNewTokens, Math.ceil(seconds * 6) + 8) : decode.maxNewTokens;
+        const { outcomes, ms } = await h.run(
+          items.map((b) => b.audio),
+          items.map((b) => b.language),
+          items.map((b) => b.prefix),
+          {
+            ...decode,
+            promptIds: prompt,
+            maxNewTokens: Math.max(1, Math.min(budget, MAX_LENGTH - promptLength - longestPrefix)),
+            temperature: first.temperature,
+            wordTimestamps: first.wordTimestamps,
+            shortWindow: first.interim,
+          },
+        );
+        outcomes.forEach((o, k) => {
+          const item = items[k]!;
+          out[idx[k]!] = o.ok
+            ? { ok: true as const, value: toResult(o.result, ms, items.length, item.audio.length / 16000, pieces) }
+            : { ok: false as const, error: fromWire(o.error) };
+        });
+      }
     }
     return out;
   });
@@ -272,12 +317,26 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     suppressIds,
     promptIds,
     workerModels: ready.map((r) => ({ handle: r.handle, refcount: r.description.refcount, constructed: r.constructed })),
+    textOf,
     async transcribe(req: EngineRequest): Promise<EngineResult> {
       validateAudio(req.audio);
       const language = req.language === undefined ? c.language : req.language;
       const prompt = req.prompt === undefined ? configuredPrompt : encodePrompt(req.prompt);
-      return pool.submit({ audio: req.audio, language: language ? language.toLowerCase() : null, promptIds: prompt }, req.streamKey);
+      const interim = req.priority === "interim";
+      const temperature = req.temperature ?? 0;
+      if (!(temperature >= 0 && temperature <= 2)) throw new EngineError("invalid_argument", "temperature must be in [0, 2]");
+      const item: Item = {
+        audio: req.audio,
+        language: language ? language.toLowerCase() : null,
+        promptIds: prompt,
+        prefix: req.prefix && req.prefix.length > 0 ? req.prefix.slice(-MAX_PREFIX) : null,
+        wordTimestamps: !!req.wordTimestamps,
+        interim,
+        temperature,
+      };
+      return pool.submit(item, req.streamKey, interim ? "interim" : "final");
     },
+    shedInterims: () => pool.shedInterims(),
     stats(): EngineStats {
       const s = pool.getStats();
       const r = pool.recent();
@@ -300,8 +359,19 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   };
 }
 
-function toResult(r: NativeResult, ms: number, batchSize: number): EngineResult {
+/** Longest forced prefix (tokens): the shim takes up to half of Whisper's 448. */
+const MAX_PREFIX = 200;
+
+function toResult(r: NativeResult, ms: number, batchSize: number, seconds: number, pieces: Uint8Array[] | undefined): EngineResult {
+  const words =
+    r.token_times && pieces
+      ? groupWords(
+          r.tokens.filter((t) => t < pieces.length).map((t, i) => ({ text: latin(pieces[t]), time: r.token_times![i]! })),
+          seconds,
+        ).map((w) => ({ ...w, word: utf8(w.word) }))
+      : undefined;
   return {
+    words,
     text: r.text,
     tokens: r.tokens,
     avgLogprob: r.avg_logprob,
@@ -311,4 +381,17 @@ function toResult(r: NativeResult, ms: number, batchSize: number): EngineResult 
     engineMs: ms,
     batchSize,
   };
+}
+
+/**
+ * A token's text for word grouping. Bytes of a character split across tokens
+ * decode on their own to U+FFFD, so the word text is rebuilt from bytes: each
+ * word keeps the raw bytes of its tokens and is decoded once whole.
+ */
+function latin(bytes: Uint8Array | undefined): string {
+  return bytes ? String.fromCharCode(...bytes) : "";
+}
+
+function utf8(latinText: string): string {
+  return new TextDecoder().decode(Uint8Array.from(latinText, (c) => c.charCodeAt(0)));
 }

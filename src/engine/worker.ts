@@ -41,7 +41,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
       }
       const t0 = performance.now();
       try {
-        const out = native.transcribe(model, msg.audios, { ...msg.options, languages: msg.languages });
+        const out = native.transcribe(model, msg.audios, { ...msg.options, languages: msg.languages, prefixes: msg.prefixes });
         reply({ type: "result", id: msg.id, results: out.results.map((r) => ({ ok: true as const, result: r })), ms: performance.now() - t0 });
       } catch (e) {
         if (msg.audios.length === 1) {
@@ -51,7 +51,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         // One bad item must not fail the others of the batch: retry each alone.
         const results = msg.audios.map((a, i) => {
           try {
-            const r = native.transcribe(model!, [a], { ...msg.options, languages: [msg.languages[i] ?? null] }).results[0]!;
+            const r = native.transcribe(model!, [a], { ...msg.options, languages: [msg.languages[i] ?? null], prefixes: [msg.prefixes[i] ?? null] }).results[0]!;
             return { ok: true as const, result: r };
           } catch (err) {
             return { ok: false as const, error: wire(err) };

@@ -50,6 +50,10 @@ export class EngineWatch implements SpeechEngine {
     return this.inner.info;
   }
 
+  textOf(tokens: readonly number[]): string {
+    return this.inner.textOf(tokens);
+  }
+
   stats?: SpeechEngine["stats"];
 
   async transcribe(request: EngineRequest): Promise<EngineResult> {

@@ -26,5 +26,9 @@ export class RecordingEngine implements SpeechEngine {
     };
   }
 
+  textOf(tokens: readonly number[]): string {
+    return tokens.map((t) => ` w${t}`).join("");
+  }
+
   async close(): Promise<void> {}
 }
