@@ -107,6 +107,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     delivery = deliver;
     sessions = new SessionManager(config, vad, watch, {
       onResult: (session, u, r) => deliver.deliver(u, r, () => session.seq++),
+      onInterim: (session, u, h) => deliver.interim(u, h, session.clientId, session.seq),
+      onSpeechStarted: (session, start) => deliver.speechStarted(session.clientId, start),
       onError: (socketId, code, message) => {
         counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
         const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";

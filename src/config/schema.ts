@@ -56,6 +56,34 @@ export const ConfigSchema = Type.Object(
       60,
       "An open utterance whose audio stopped arriving this long ago is closed and transcribed (push-to-talk release without trailing silence, a dead client). Longer than network jitter, so a late burst does not split a sentence.",
     ),
+    // --- live results (per-stream options; these are the defaults) ----------------
+    streams: Type.Object(
+      {
+        interim_results: Type.Boolean({ default: false, description: "Send transcription_interim while a person speaks (opt-in per stream)." }),
+        word_timestamps: Type.Boolean({ default: false, description: "Finals carry words [{word, start, end, probability}] in stream seconds." }),
+        interim_interval: Seconds(0.6, 0.2, 5, "Seconds between interim updates of one stream (measured choice: docs/benchmarks.md)."),
+        vad_events: Type.Boolean({ default: false, description: "Send speech_started when the VAD opens speech." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    // --- hallucination guards (faster-whisper's defaults), live and files -----------
+    guards: Type.Object(
+      {
+        no_speech_threshold: Type.Number({ default: 0.6, minimum: 0, maximum: 1, description: "Drop a result whose no_speech_prob is above this ..." }),
+        log_prob_threshold: Type.Number({ default: -1.0, maximum: 0, description: "... while its avg_logprob is below this." }),
+        compression_ratio_threshold: Type.Number({
+          default: 2.4,
+          minimum: 1,
+          description: "A text whose gzip compression ratio is above this is repetition: retried alone at the fallback temperatures, then dropped.",
+        }),
+        temperature_fallback: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 2 }), {
+          default: [0.2, 0.4, 0.6, 0.8, 1.0],
+          maxItems: 10,
+          description: "Sampling temperatures tried in turn for a repetitive result.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     // --- transport and operations -------------------------------------------------
     cors: Type.Object(
       {
@@ -79,3 +107,5 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type Limits = Static<typeof LimitsSchema>;
+export type StreamDefaults = Config["streams"];
+export type GuardConfig = Config["guards"];

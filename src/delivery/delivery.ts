@@ -1,8 +1,9 @@
 import type { Server } from "socket.io";
 import type { EngineResult } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
-import type { Utterance } from "../session/session.ts";
-import type { TranscriptionPayload } from "../transport/schemas.ts";
+import type { Hypothesis } from "../session/agreement.ts";
+import type { OpenUtterance, Utterance } from "../session/session.ts";
+import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
 
 export interface TranscriptionDetails extends TranscriptionPayload {
   engineMs: number;
@@ -11,6 +12,17 @@ export interface TranscriptionDetails extends TranscriptionPayload {
 
 /** The original server's hook: `onTranscription(text, clientId, duration, details)`. */
 export type OnTranscription = (text: string, clientId: string, duration: number, details: TranscriptionDetails) => void | Promise<void>;
+
+/**
+ * Room names. Transcripts go to the clientId's room; interims and VAD events
+ * to rooms of their own that only sockets which asked for them join (a space
+ * cannot occur in a clientId, so these never collide with one).
+ */
+export const rooms = {
+  transcripts: (clientId: string) => clientId,
+  interims: (clientId: string) => `interim ${clientId}`,
+  vadEvents: (clientId: string) => `vad ${clientId}`,
+};
 
 /**
  * Sends a transcript to the clientId's room: the audio sender joined that room
@@ -43,7 +55,9 @@ export class Delivery {
       no_speech_prob: r.noSpeechProb,
       final: !u.cut,
     };
-    this.io.to(u.clientId).emit("transcription", payload);
+    if (r.words) payload.words = r.words.map((w) => ({ ...w, start: round3(u.start + w.start), end: round3(u.start + w.end) }));
+    if (u.fromFinalize) payload.from_finalize = true;
+    this.io.to(rooms.transcripts(u.clientId)).emit("transcription", payload);
     this.delivered++;
     if (this.onTranscription) {
       const details = { ...payload, engineMs: r.engineMs, batchSize: r.batchSize };
@@ -55,6 +69,27 @@ export class Delivery {
         this.log.error("onTranscription callback failed", { error: String(err) });
       }
     }
+    return payload;
+  }
+
+  /** A hypothesis of the open utterance, to the sockets that asked for interims. */
+  interim(u: OpenUtterance, h: Hypothesis, clientId: string, seq: number): TranscriptionInterimPayload {
+    const payload: TranscriptionInterimPayload = {
+      client_id: clientId,
+      seq,
+      text: h.text,
+      stable_text: h.stableText,
+      start: round3(u.start),
+      end: round3(u.end),
+      ts: Date.now() / 1000,
+    };
+    this.io.to(rooms.interims(clientId)).emit("transcription_interim", payload);
+    return payload;
+  }
+
+  speechStarted(clientId: string, start: number): SpeechStartedPayload {
+    const payload = { client_id: clientId, start: round3(start) };
+    this.io.to(rooms.vadEvents(clientId)).emit("speech_started", payload);
     return payload;
   }
 }

@@ -1,18 +1,49 @@
-import type { Config } from "../config/schema.ts";
-import type { SpeechEngine } from "../engine/types.ts";
+import type { Config, StreamDefaults } from "../config/schema.ts";
+import type { EngineResult, SpeechEngine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { SileroVad } from "../vad/silero.ts";
-import { Session, type SessionOptions, type Utterance } from "./session.ts";
-import type { EngineResult } from "../engine/types.ts";
+import type { Hypothesis } from "./agreement.ts";
+import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "./guards.ts";
+import { Session, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
+
+/** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
+export type StreamOptions = StreamDefaults;
 
 export interface ManagerHooks {
-  /** A transcript is ready; called in utterance order per clientId. */
+  /** A final transcript is ready; called in utterance order per clientId. */
   onResult(session: Session, u: Utterance, r: EngineResult): void;
+  /** A new hypothesis of the open utterance, in order with that stream's finals. */
+  onInterim?(session: Session, u: OpenUtterance, h: Hypothesis): void;
+  /** The VAD opened speech (stream seconds). */
+  onSpeechStarted?(session: Session, start: number): void;
   /** An utterance could not be transcribed; `ownerSocketId` should hear about it. */
   onError(ownerSocketId: string, code: string, message: string): void;
+  /** True while interims must be shed to keep finals on time (capacity). */
+  shedInterims?(): boolean;
+}
+
+/** What happened to interim requests (metrics, benchmarks). */
+export interface InterimCounters {
+  requested: number;
+  emitted: number;
+  /** Not requested: the engine had finals waiting, or capacity asked to shed. */
+  shed: number;
+  /** Replaced in the engine's queue by a newer one of the same stream. */
+  superseded: number;
+  /** Came back after their utterance had closed. */
+  stale: number;
+  /** Rejected by the hallucination guards. */
+  dropped: number;
 }
 
 export type AcquireResult = { ok: true; session: Session } | { ok: false; code: "client_id_in_use" | "max_sessions"; message: string };
+
+interface LiveState {
+  options: StreamOptions;
+  lastInterimAt: number;
+  /** Stream time up to which the newest applied hypothesis reached. */
+  appliedEnd: number;
+}
 
 /**
  * Sessions keyed by clientId. A clientId's audio belongs to one socket at a
@@ -23,9 +54,12 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly tails = new Map<Session, Promise<void>>();
   private readonly inflight = new Set<Promise<void>>();
+  private readonly live = new Map<Session, LiveState>();
   private readonly opts: SessionOptions;
   private timer: ReturnType<typeof setInterval> | null = null;
   utterances = 0;
+  readonly guardCounters: GuardCounters = newGuardCounters();
+  readonly interims: InterimCounters = { requested: 0, emitted: 0, shed: 0, superseded: 0, stale: 0, dropped: 0 };
 
   constructor(
     private readonly config: Config,
@@ -63,7 +97,7 @@ export class SessionManager {
     return this.sessions.values();
   }
 
-  acquire(clientId: string, socketId: string): AcquireResult {
+  acquire(clientId: string, socketId: string, options: Partial<StreamOptions> = {}): AcquireResult {
     const existing = this.sessions.get(clientId);
     if (existing) {
       if (existing.ownerSocketId === socketId) return { ok: true, session: existing };
@@ -76,11 +110,41 @@ export class SessionManager {
     if (this.sessions.size >= this.config.limits.max_sessions) {
       return { ok: false, code: "max_sessions", message: `server is at max_sessions (${this.config.limits.max_sessions})` };
     }
-    const session = new Session(clientId, socketId, this.vad, this.opts, (u) => this.dispatch(session, u), (err) =>
-      this.log.error("VAD failed; frames skipped", { clientId, error: String(err) }),
+    const session: Session = new Session(
+      clientId,
+      socketId,
+      this.vad,
+      this.opts,
+      {
+        onUtterance: (u) => this.dispatch(session, u),
+        onVadError: (err) => this.log.error("VAD failed; frames skipped", { clientId, error: String(err) }),
+        onSpeechStart: (start) => this.hooks.onSpeechStarted?.(session, start),
+        onSpeechProgress: () => this.maybeInterim(session),
+      },
+      (tokens) => this.engine.textOf(tokens),
     );
     this.sessions.set(clientId, session);
+    this.live.set(session, { options: { ...this.config.streams, ...options }, lastInterimAt: 0, appliedEnd: 0 });
     return { ok: true, session };
+  }
+
+  /** The effective options of a stream (defaults from config). */
+  options(session: Session): StreamOptions {
+    return this.live.get(session)?.options ?? { ...this.config.streams };
+  }
+
+  /** Changes a live stream's options; returns the effective ones. */
+  setOptions(session: Session, options: Partial<StreamOptions>): StreamOptions {
+    const state = this.live.get(session);
+    if (!state) return { ...this.config.streams, ...options };
+    state.options = { ...state.options, ...options };
+    return state.options;
+  }
+
+  /** Closes the clientId's open utterance now (client `finalize`); false when none was open. */
+  async finalize(clientId: string): Promise<boolean> {
+    const session = this.sessions.get(clientId);
+    return session ? session.finalize() : false;
   }
 
   /**
@@ -92,6 +156,7 @@ export class SessionManager {
     if (!session) return false;
     this.sessions.delete(clientId);
     await session.close();
+    this.live.delete(session);
     return true;
   }
 
@@ -130,24 +195,80 @@ export class SessionManager {
    */
   private dispatch(session: Session, u: Utterance): void {
     this.utterances++;
-    const result = this.engine.transcribe({ audio: u.audio, language: this.config.language, streamKey: u.clientId });
+    const options = this.options(session);
+    const result = transcribeGuarded(
+      this.engine,
+      { audio: u.audio, language: this.config.language, streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
+      this.config.guards,
+      this.guardCounters,
+    );
     result.catch(() => {}); // handled below, in order
-    const prev = this.tails.get(session) ?? Promise.resolve();
-    const next = prev
-      .then(() => result)
-      .then(
-        (r) => this.hooks.onResult(session, u, r),
+    void this.chain(session, () =>
+      result.then(
+        (g) => {
+          if (g.ok) this.hooks.onResult(session, u, g.result);
+        },
         (err: Error & { code?: string }) => {
           const code = err.code === "queue_full" ? "queue_full" : "engine_error";
           this.log.error("utterance not transcribed", { clientId: u.clientId, code, error: err.message });
           this.hooks.onError(session.ownerSocketId, code, `utterance ${u.start.toFixed(2)}-${u.end.toFixed(2)}s not transcribed: ${err.message}`);
         },
-      )
+      ),
+    );
+  }
+
+  /**
+   * Asks the engine for a hypothesis of the open utterance, at most every
+   * interim_interval per stream, and never while finals wait for the engine:
+   * interims are the first thing shed.
+   */
+  private maybeInterim(session: Session): void {
+    const state = this.live.get(session);
+    if (!state?.options.interim_results) return;
+    const now = performance.now();
+    const interval = state.options.interim_interval;
+    if (now - state.lastInterimAt < interval * 1000) return;
+    const open = session.openUtterance();
+    if (!open || open.end - open.start < interval) return;
+    state.lastInterimAt = now;
+    if ((this.engine.stats?.().queueDepth ?? 0) > 0 || this.hooks.shedInterims?.()) {
+      this.interims.shed++;
+      return;
+    }
+    this.interims.requested++;
+    const request = { audio: open.audio, language: this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
+    this.engine.transcribe(request).then(
+      (r) => {
+        if (session.openUtterance()?.id !== open.id) return void this.interims.stale++;
+        if (judge(r, this.config.guards)) return void this.interims.dropped++;
+        if (open.end <= state.appliedEnd) return void this.interims.stale++;
+        state.appliedEnd = open.end;
+        const h = open.agreement.update(r.tokens);
+        // In line with the stream's finals, so `seq` is the one this utterance's final will carry.
+        void this.chain(session, async () => {
+          this.interims.emitted++;
+          this.hooks.onInterim?.(session, open, h);
+        });
+      },
+      (err: Error & { code?: string }) => {
+        if (err.code === "superseded") this.interims.superseded++;
+        else this.log.once(`interim:${err.code}`, "interim hypothesis failed", { clientId: session.clientId, error: err.message });
+      },
+    );
+  }
+
+  /** Runs `step` after everything already chained for the session; tracked for drain(). */
+  private chain(session: Session, step: () => Promise<void>): Promise<void> {
+    const prev = this.tails.get(session) ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .then(step)
+      .catch((err) => this.log.error("delivery step failed", { clientId: session.clientId, error: String(err) }))
       .finally(() => {
         this.inflight.delete(next);
         if (this.tails.get(session) === next) this.tails.delete(session);
       });
     this.tails.set(session, next);
     this.inflight.add(next);
+    return next;
   }
 }

@@ -63,6 +63,11 @@ export class Segmenter {
     return this.pos;
   }
 
+  /** First sample (padding included) of the open utterance; -1 when idle. */
+  get openStart(): number {
+    return this.speechStart >= 0 ? Math.max(this.lastEmittedEnd, this.speechStart - this.pad) : -1;
+  }
+
   /** Earliest sample the caller must still keep in its buffer. */
   get keepFrom(): number {
     const open = this.speechStart >= 0 ? this.speechStart : this.pos;

@@ -1,5 +1,6 @@
 import { StreamBuffer } from "../audio/buffer.ts";
 import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../vad/silero.ts";
+import { LocalAgreement } from "./agreement.ts";
 import { Segmenter, type Segment, type SegmenterOptions } from "./segmenter.ts";
 
 /** A finished utterance, ready for the engine. */
@@ -11,10 +12,33 @@ export interface Utterance {
   end: number;
   /** The utterance was cut at max_segment_duration; more of it follows. */
   cut: boolean;
+  /** Tokens already committed by interims: the final is forced to start with them. */
+  prefix: readonly number[];
+  /** Closed by the client's `finalize`, not by silence. */
+  fromFinalize: boolean;
+}
+
+/** The speech a stream is in the middle of (for interim hypotheses). */
+export interface OpenUtterance {
+  /** Changes with every utterance, so late interim results can be recognized. */
+  id: number;
+  audio: Float32Array;
+  start: number;
+  end: number;
+  agreement: LocalAgreement;
 }
 
 export interface SessionOptions extends Omit<SegmenterOptions, "frameSize"> {
   maxBufferedSamples: number;
+}
+
+export interface SessionHooks {
+  onUtterance(u: Utterance): void;
+  onVadError(err: unknown): void;
+  /** The VAD opened speech at `start` (stream seconds). */
+  onSpeechStart?(start: number): void;
+  /** Frames were scored and speech is still open. */
+  onSpeechProgress?(): void;
 }
 
 /**
@@ -29,6 +53,9 @@ export class Session {
   private queuedTo = 0; // stream time up to which frames were sent to VAD
   private pump: Promise<void> | null = null;
   private closed = false;
+  private utteranceId = 0;
+  private agreement: LocalAgreement;
+  private finalizing = false;
   lastAudioAt = Date.now();
   /** Per-clientId transcript sequence number (delivery order). */
   seq = 0;
@@ -38,10 +65,19 @@ export class Session {
     readonly ownerSocketId: string,
     private readonly vad: SileroVad,
     private readonly opts: SessionOptions,
-    private readonly onUtterance: (u: Utterance) => void,
-    private readonly onVadError: (err: unknown) => void,
+    private readonly hooks: SessionHooks,
+    private readonly textOf: (tokens: readonly number[]) => string = () => "",
   ) {
     this.segmenter = new Segmenter({ ...opts, frameSize: VAD_FRAME });
+    this.agreement = new LocalAgreement(textOf);
+  }
+
+  /** The open utterance's audio so far, or null outside speech. */
+  openUtterance(): OpenUtterance | null {
+    const from = this.segmenter.openStart;
+    if (from < 0 || from >= this.queuedTo) return null;
+    const sr = this.opts.sampleRate;
+    return { id: this.utteranceId, audio: this.buffer.slice(from, this.queuedTo), start: from / sr, end: this.queuedTo / sr, agreement: this.agreement };
   }
 
   get bufferedSeconds(): number {
@@ -61,7 +97,7 @@ export class Session {
     if (!this.pump) {
       // Cleared in a microtask, never before the assignment, even when run() has nothing to do.
       this.pump = this.run()
-        .catch((err) => this.onVadError(err))
+        .catch((err) => this.hooks.onVadError(err))
         .finally(() => {
         this.pump = null;
       });
@@ -73,6 +109,27 @@ export class Session {
   async flush(): Promise<void> {
     while (this.pump) await this.pump;
     this.emit(this.segmenter.flush());
+  }
+
+  /**
+   * The client says the turn is over: closes open speech now, after the audio
+   * it already sent has been scored. Resolves true when an utterance was closed.
+   */
+  async finalize(): Promise<boolean> {
+    while (this.pump) await this.pump;
+    this.finalizing = true;
+    try {
+      const segments = this.segmenter.flush();
+      this.emit(segments);
+      return segments.length > 0;
+    } finally {
+      this.finalizing = false;
+    }
+  }
+
+  /** Resolves when every chunk pushed so far has been through the VAD. */
+  async settled(): Promise<void> {
+    while (this.pump) await this.pump;
   }
 
   /** Final flush; afterwards the session accepts nothing. */
@@ -95,20 +152,31 @@ export class Session {
       }
       this.queuedTo += available * VAD_FRAME;
       const probs = await this.vad.score(this.vadState, frames);
-      for (let i = 0; i < probs.length; i++) this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+      for (let i = 0; i < probs.length; i++) {
+        const wasInSpeech = this.segmenter.inSpeech;
+        this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+        if (!wasInSpeech && this.segmenter.inSpeech) this.hooks.onSpeechStart?.(this.segmenter.openStart / this.opts.sampleRate);
+      }
       this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
+      if (this.segmenter.inSpeech) this.hooks.onSpeechProgress?.();
     }
   }
 
   private emit(segments: Segment[]): void {
     const sr = this.opts.sampleRate;
     for (const s of segments) {
-      this.onUtterance({
+      const prefix = this.agreement.committed;
+      // Each utterance (and each part of a cut one) starts a fresh agreement.
+      this.utteranceId++;
+      this.agreement = new LocalAgreement(this.textOf);
+      this.hooks.onUtterance({
         clientId: this.clientId,
         audio: this.buffer.slice(s.start, s.end),
         start: s.start / sr,
         end: s.end / sr,
         cut: s.cut,
+        prefix,
+        fromFinalize: this.finalizing,
       });
     }
     if (segments.length > 0) this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));

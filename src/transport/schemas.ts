@@ -11,6 +11,43 @@ export const ClientId = Type.String({ minLength: 1, maxLength: 128, pattern: "^[
 export const AudioDataPayload = Type.Object({ clientId: ClientId, audioData: Type.Unknown() });
 export const ClientIdPayload = Type.Object({ clientId: ClientId });
 
+/** Live-result options of one stream (all optional: unset keys keep the config's defaults). */
+export const StreamOptionFields = {
+  interim_results: Type.Optional(Type.Boolean()),
+  word_timestamps: Type.Optional(Type.Boolean()),
+  interim_interval: Type.Optional(Type.Number({ minimum: 0.2, maximum: 5 })),
+  vad_events: Type.Optional(Type.Boolean()),
+};
+/** Handshake `auth` may carry the options too (beside `token`). */
+export const HandshakeStreamOptions = Type.Object(StreamOptionFields);
+export const StreamOptionsPayload = Type.Object({ clientId: ClientId, ...StreamOptionFields }, { additionalProperties: false });
+/** A monitor may ask for interims and VAD events of the stream it watches. */
+export const SubscribePayload = Type.Object({
+  clientId: ClientId,
+  interim_results: Type.Optional(Type.Boolean()),
+  vad_events: Type.Optional(Type.Boolean()),
+});
+
+export const WordPayload = Type.Object({
+  word: Type.String(),
+  start: Type.Number({ description: "Stream seconds." }),
+  end: Type.Number({ description: "Stream seconds." }),
+  probability: Type.Number(),
+});
+
+export const TranscriptionInterimPayload = Type.Object({
+  client_id: Type.String(),
+  seq: Type.Integer({ description: "The seq the final of this utterance will carry." }),
+  text: Type.String({ description: "Whole hypothesis; words past stable_text may still change." }),
+  stable_text: Type.String({ description: "Committed prefix: only grows within an utterance; the final starts with it." }),
+  start: Type.Number({ description: "Utterance start, stream seconds." }),
+  end: Type.Number({ description: "Audio covered so far, stream seconds." }),
+  ts: Type.Number(),
+  words: Type.Optional(Type.Array(WordPayload)),
+});
+
+export const SpeechStartedPayload = Type.Object({ client_id: Type.String(), start: Type.Number({ description: "Stream seconds." }) });
+
 export const TranscriptionPayload = Type.Object({
   // --- fields of the original server (unchanged) ---
   text: Type.String(),
@@ -25,6 +62,9 @@ export const TranscriptionPayload = Type.Object({
   avg_logprob: Type.Number(),
   no_speech_prob: Type.Number(),
   final: Type.Boolean({ description: "False when speech continued past max_segment_duration and more parts follow." }),
+  // --- live results (only when the stream asked for them) ---
+  words: Type.Optional(Type.Array(WordPayload)),
+  from_finalize: Type.Optional(Type.Literal(true, { description: "Closed by the client's finalize event." })),
 });
 
 export const ErrorPayload = Type.Object({ event: Type.String(), code: Type.String(), message: Type.String() });
@@ -38,6 +78,11 @@ export type AudioDataPayload = Static<typeof AudioDataPayload>;
 export type ClientIdPayload = Static<typeof ClientIdPayload>;
 export type TranscriptionPayload = Static<typeof TranscriptionPayload>;
 export type ErrorPayload = Static<typeof ErrorPayload>;
+export type StreamOptionsPayload = Static<typeof StreamOptionsPayload>;
+export type SubscribePayload = Static<typeof SubscribePayload>;
+export type WordPayload = Static<typeof WordPayload>;
+export type TranscriptionInterimPayload = Static<typeof TranscriptionInterimPayload>;
+export type SpeechStartedPayload = Static<typeof SpeechStartedPayload>;
 export type CleanupConfirmedPayload = Static<typeof CleanupConfirmedPayload>;
 
 /** Error codes sent in `error` events. */

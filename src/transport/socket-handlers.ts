@@ -5,7 +5,17 @@ import { decodePcm16, isBinary } from "../audio/pcm.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { SessionManager } from "../session/manager.ts";
-import { AudioDataPayload, ClientIdPayload, type CleanupConfirmedPayload, type ErrorCode } from "./schemas.ts";
+import {
+  AudioDataPayload,
+  ClientIdPayload,
+  HandshakeStreamOptions,
+  StreamOptionsPayload,
+  SubscribePayload,
+  type CleanupConfirmedPayload,
+  type ErrorCode,
+} from "./schemas.ts";
+import { rooms } from "../delivery/delivery.ts";
+import type { StreamOptions } from "../session/manager.ts";
 import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
 
 /** Codes added by the operations layer, on top of the protocol's ErrorCode. */
@@ -88,6 +98,20 @@ export function bindSocketHandlers(deps: TransportDeps): void {
 
     socket.emit("connection_status", { status: "connected" });
 
+    // Live-result options: from the handshake (whole socket), then per clientId
+    // through stream_options. Unknown handshake keys are ignored (old clients
+    // may send anything there); a bad value is reported and ignored.
+    const socketOptions: Partial<StreamOptions> = {};
+    const { token: _token, ...handshakeOptions } = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const picked = Object.fromEntries(Object.entries(handshakeOptions).filter(([k]) => k in HandshakeStreamOptions.properties));
+    if (Value.Check(HandshakeStreamOptions, picked)) Object.assign(socketOptions, picked);
+    else fail("connect", "invalid_payload", describeInvalid(HandshakeStreamOptions, picked, "stream options in the handshake auth"));
+    const clientOptions = new Map<string, Partial<StreamOptions>>();
+    const joinLiveRooms = async (clientId: string, o: Pick<StreamOptions, "interim_results" | "vad_events">) => {
+      await (o.interim_results ? socket.join(rooms.interims(clientId)) : socket.leave(rooms.interims(clientId)));
+      await (o.vad_events ? socket.join(rooms.vadEvents(clientId)) : socket.leave(rooms.vadEvents(clientId)));
+    };
+
     // Every event passes the rate limit first, so a flood costs O(1) per event.
     socket.use(([event], next) => {
       if (!bucket.take()) {
@@ -135,10 +159,11 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       if (!session || session.ownerSocketId !== socket.id) {
         if (deps.isStopping?.()) return fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams");
         if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
-        const got = sessions.acquire(clientId, socket.id);
+        const got = sessions.acquire(clientId, socket.id, { ...socketOptions, ...clientOptions.get(clientId) });
         if (!got.ok) return fail("audio_data", got.code, got.message);
         session = got.session;
-        void socket.join(clientId);
+        void socket.join(rooms.transcripts(clientId));
+        await joinLiveRooms(clientId, sessions.options(session));
       }
       if (!session.push(pcm.samples)) {
         counters.refusedPayloads++;
@@ -147,10 +172,45 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       counters.audioSeconds += pcm.samples.length / config.sample_rate;
     };
 
-    socket.on("subscribe_transcripts", async (payload: unknown, ack?: unknown) => {
+    socket.on("stream_options", async (payload: unknown, ack?: unknown) => {
+      const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
+      if (!Value.Check(StreamOptionsPayload, payload)) {
+        fail("stream_options", "invalid_payload", describeInvalid(StreamOptionsPayload, payload, "{clientId, interim_results?, word_timestamps?, interim_interval?, vad_events?}"));
+        return reply?.({ ok: false, code: "invalid_payload" });
+      }
+      const { clientId, ...options } = payload;
+      const session = sessions.get(clientId);
+      if (session && session.ownerSocketId !== socket.id) {
+        fail("stream_options", "client_id_in_use", `clientId "${clientId}" is streaming from another connection`);
+        return reply?.({ ok: false, code: "client_id_in_use" });
+      }
+      clientOptions.set(clientId, { ...clientOptions.get(clientId), ...options });
+      const effective = session ? sessions.setOptions(session, options) : { ...config.streams, ...socketOptions, ...clientOptions.get(clientId) };
+      if (session) await joinLiveRooms(clientId, effective);
+      reply?.({ ok: true, clientId, options: effective });
+    });
+
+    socket.on("finalize", async (payload: unknown, ack?: unknown) => {
       const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
       if (!Value.Check(ClientIdPayload, payload)) {
-        fail("subscribe_transcripts", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
+        fail("finalize", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
+        return reply?.({ ok: false, code: "invalid_payload" });
+      }
+      const session = sessions.get(payload.clientId);
+      if (session && session.ownerSocketId !== socket.id) {
+        fail("finalize", "forbidden", `only the socket streaming "${payload.clientId}" may finalize it`);
+        return reply?.({ ok: false, code: "forbidden" });
+      }
+      // Wait for chunks of this socket still on their way into the session.
+      await audioChain;
+      const finalized = await sessions.finalize(payload.clientId);
+      reply?.({ ok: true, clientId: payload.clientId, finalized });
+    });
+
+    socket.on("subscribe_transcripts", async (payload: unknown, ack?: unknown) => {
+      const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
+      if (!Value.Check(SubscribePayload, payload)) {
+        fail("subscribe_transcripts", "invalid_payload", describeInvalid(SubscribePayload, payload, "{clientId: string, interim_results?: boolean, vad_events?: boolean}"));
         return reply?.({ ok: false, code: "invalid_payload" });
       }
       const { clientId } = payload;
@@ -158,12 +218,13 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         fail("subscribe_transcripts", "forbidden", `not allowed to subscribe to "${clientId}"`);
         return reply?.({ ok: false, code: "forbidden" });
       }
-      const room = io.sockets.adapter.rooms.get(clientId);
+      const room = io.sockets.adapter.rooms.get(rooms.transcripts(clientId));
       if (!room?.has(socket.id) && (room?.size ?? 0) >= limits.max_subscribers_per_room) {
         fail("subscribe_transcripts", "max_subscribers", `room "${clientId}" is at max_subscribers_per_room (${limits.max_subscribers_per_room})`);
         return reply?.({ ok: false, code: "max_subscribers" });
       }
-      await socket.join(clientId);
+      await socket.join(rooms.transcripts(clientId));
+      await joinLiveRooms(clientId, { interim_results: !!payload.interim_results, vad_events: !!payload.vad_events });
       reply?.({ ok: true, clientId });
     });
 
@@ -174,7 +235,10 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         return reply?.({ ok: false, code: "invalid_payload" });
       }
       // The audio sender stays in its own room: it must keep receiving its transcripts.
-      if (sessions.get(payload.clientId)?.ownerSocketId !== socket.id) await socket.leave(payload.clientId);
+      if (sessions.get(payload.clientId)?.ownerSocketId !== socket.id) {
+        await socket.leave(rooms.transcripts(payload.clientId));
+        await joinLiveRooms(payload.clientId, { interim_results: false, vad_events: false });
+      }
       reply?.({ ok: true, clientId: payload.clientId });
     });
 

@@ -22,8 +22,11 @@ const opts = {
 /** Streams PCM through a real session (real Silero) in 100 ms chunks. */
 async function segment(pcm: Int16Array, o = opts): Promise<Utterance[]> {
   const out: Utterance[] = [];
-  const s = new Session("t", "sock", vad, o, (u) => out.push(u), (e) => {
-    throw e;
+  const s = new Session("t", "sock", vad, o, {
+    onUtterance: (u) => out.push(u),
+    onVadError: (e) => {
+      throw e;
+    },
   });
   const f = toFloat(pcm);
   for (let i = 0; i < f.length; i += 1600) {

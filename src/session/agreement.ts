@@ -1,0 +1,70 @@
+/**
+ * LocalAgreement-2 over token hypotheses of one open utterance (as
+ * whisper_streaming): a word is committed once two consecutive hypotheses
+ * agree on it and on where the next word begins. Committed tokens are forced
+ * as the decoder prefix of every later hypothesis and of the final, so the
+ * committed text only grows and the final starts with it.
+ */
+
+/** Longest committed prefix (tokens): the shim accepts up to half of Whisper's 448. */
+export const MAX_COMMITTED = 200;
+
+export interface Hypothesis {
+  /** Whole hypothesis text (committed part included). */
+  text: string;
+  /** Text of the committed tokens. */
+  stableText: string;
+}
+
+export class LocalAgreement {
+  private committedTokens: number[] = [];
+  private previous: readonly number[] | null = null;
+
+  /** @param textOf decodes token ids the way the engine does. */
+  constructor(private readonly textOf: (tokens: readonly number[]) => string) {}
+
+  get committed(): readonly number[] {
+    return this.committedTokens;
+  }
+
+  /** Takes the next hypothesis (its tokens begin with the committed ones) and returns what to show. */
+  update(tokens: readonly number[]): Hypothesis {
+    const c = this.committedTokens.length;
+    if (!startsWith(tokens, this.committedTokens)) {
+      // Not decoded from the current prefix (a stale or guarded result): show nothing new.
+      return { text: this.stable(), stableText: this.stable() };
+    }
+    const prev = this.previous;
+    this.previous = tokens;
+    if (prev && startsWith(prev, this.committedTokens)) {
+      let common = c;
+      while (common < tokens.length && common < prev.length && tokens[common] === prev[common]) common++;
+      // Commit up to a word boundary both hypotheses agree on: the next token
+      // opens a word (or one hypothesis ends there while the other goes on).
+      for (let j = Math.min(common, MAX_COMMITTED); j > c; j--) {
+        const aEnds = j === tokens.length;
+        const bEnds = j === prev.length;
+        if (aEnds && bEnds) continue; // the speaker may still be inside this word
+        if ((aEnds || this.opensWord(tokens[j]!)) && (bEnds || this.opensWord(prev[j]!))) {
+          this.committedTokens = tokens.slice(0, j);
+          break;
+        }
+      }
+    }
+    return { text: this.textOf(tokens).trim(), stableText: this.stable() };
+  }
+
+  private stable(): string {
+    return this.textOf(this.committedTokens).trim();
+  }
+
+  private opensWord(token: number): boolean {
+    return /^\s/.test(this.textOf([token]));
+  }
+}
+
+function startsWith(a: readonly number[], prefix: readonly number[]): boolean {
+  if (a.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
+  return true;
+}
