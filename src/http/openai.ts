@@ -75,6 +75,16 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   if (prompt !== undefined && prompt.length > 2000) return fail(400, "invalid_value", "prompt is limited to 2000 characters", "prompt");
   if (text(form, "stream") === "true") return fail(400, "unsupported", "stream=true is not supported; stream audio over Socket.IO instead", "stream");
 
+  // OpenAI: timestamp_granularities[] = word and/or segment, with verbose_json only.
+  const granularities = [...form.getAll("timestamp_granularities[]"), ...form.getAll("timestamp_granularities")].map(String);
+  if (granularities.some((g) => g !== "word" && g !== "segment")) {
+    return fail(400, "invalid_value", "timestamp_granularities[] must be \"word\" or \"segment\"", "timestamp_granularities");
+  }
+  const wordTimestamps = granularities.includes("word");
+  if (wordTimestamps && format !== "verbose_json") {
+    return fail(400, "invalid_value", "timestamp_granularities[]=word needs response_format=verbose_json", "timestamp_granularities");
+  }
+
   let audio: Float32Array;
   try {
     audio = await decodeAudio(new Uint8Array(await file.arrayBuffer()));
@@ -91,7 +101,11 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   running++;
   let result;
   try {
-    result = await transcribeSamples(audio, { config: ctx.config, vad: ctx.vad, engine: ctx.engine }, { language, prompt });
+    result = await transcribeSamples(
+      audio,
+      { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters },
+      { language, prompt, wordTimestamps },
+    );
   } catch (err) {
     ctx.log.error("file transcription failed", { error: String(err) });
     return fail(500, "engine_error", `transcription failed: ${(err as Error).message}`, null);
@@ -109,7 +123,7 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
     case "vtt":
       return new Response(toVtt(result.segments), { headers: { "Content-Type": "text/vtt; charset=utf-8" } });
     case "verbose_json":
-      return Response.json(toVerboseJson(result));
+      return Response.json(toVerboseJson(result, { words: wordTimestamps, segments: granularities.length === 0 || granularities.includes("segment") }));
     default:
       return Response.json({ text: result.text });
   }

@@ -1,13 +1,14 @@
 import type { Config } from "../config/schema.ts";
-import type { EngineResult, SpeechEngine } from "../engine/types.ts";
-import { Segmenter, type Segment } from "../session/segmenter.ts";
-import { VAD_FRAME, newVadState, type SileroVad } from "../vad/silero.ts";
+import type { SpeechEngine, WordTiming } from "../engine/types.ts";
+import { newGuardCounters, transcribeGuarded, type GuardCounters, type Guarded } from "../session/guards.ts";
+import { Session, sessionOptionsFrom, type Utterance } from "../session/session.ts";
+import { VAD_FRAME, type SileroVad } from "../vad/silero.ts";
 
 /**
- * File transcription without a socket: the same Silero VAD and segmenter the
- * live server uses cut the audio into utterances, and each utterance goes to
- * the engine exactly as a streamed one would. Shared by `bun run transcribe`
- * and POST /v1/audio/transcriptions.
+ * File transcription without a socket, through the live pipeline itself: the
+ * file is pushed into a Session (buffer → Silero VAD → segmenter) in chunks,
+ * and each utterance it closes goes through the same guarded engine call as a
+ * streamed one. Shared by `bun run transcribe` and POST /v1/audio/transcriptions.
  */
 
 export interface OfflineSegment {
@@ -22,6 +23,8 @@ export interface OfflineSegment {
   language: string;
   /** False when the utterance was cut at max_segment_duration and continues in the next one. */
   final: boolean;
+  /** Seconds from the start of the file; only with wordTimestamps. */
+  words?: WordTiming[];
 }
 
 export interface OfflineResult {
@@ -42,15 +45,19 @@ export interface OfflineOptions {
   /** Called once per transcribed utterance, in order, as soon as it is known. */
   onSegment?: (s: OfflineSegment) => void;
   signal?: AbortSignal;
+  /** Word timings on every segment. */
+  wordTimestamps?: boolean;
 }
 
 export interface OfflineDeps {
   config: Config;
   vad: SileroVad;
   engine: SpeechEngine;
+  /** Where dropped (hallucinated) results are counted; the server passes its own. */
+  guardCounters?: GuardCounters;
 }
 
-/** Frames handed to the VAD per call: large enough to amortize, small enough for progress. */
+/** Frames pushed per step: large enough to amortize VAD calls, small enough for progress. */
 const FRAMES_PER_CALL = 256;
 let requests = 0;
 
@@ -60,48 +67,43 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
   const totalSeconds = audio.length / sr;
   const streamKey = `offline-${process.pid}-${++requests}`;
   const language = opts.language === undefined ? config.language : opts.language;
-  const segmenter = new Segmenter({
-    sampleRate: sr,
-    frameSize: VAD_FRAME,
-    threshold: config.vad_threshold,
-    silenceDuration: config.silence_duration,
-    minSpeechDuration: config.min_speech_duration,
-    speechPad: config.speech_pad,
-    maxSegmentDuration: config.max_segment_duration,
-  });
-  const state = newVadState();
+  const counters = deps.guardCounters ?? newGuardCounters();
+  const step = FRAMES_PER_CALL * VAD_FRAME;
 
   // Utterances go to the engine while VAD keeps scanning; a small window of
   // outstanding requests stays under the engine's per-stream queue limit.
   const window = Math.max(1, Math.min(4, config.limits.max_queued_utterances));
-  const found: Segment[] = [];
-  const pending: Promise<EngineResult>[] = [];
-  // undefined: still at the engine; null: transcribed to nothing worth emitting.
+  const found: Utterance[] = [];
+  // undefined: still at the engine; null: nothing worth emitting (empty or dropped by a guard).
   const results: (OfflineSegment | null | undefined)[] = [];
+  const outstanding = new Set<Promise<void>>();
+  const settling: Promise<void>[] = [];
   let next = 0; // next result to hand to onSegment
   let done = 0;
   let scanned = 0;
+  let vadError: unknown = null;
   const progress = () =>
     opts.onProgress?.({ scannedSeconds: scanned / sr, totalSeconds, segmentsDone: done, segmentsFound: found.length });
 
-  const settle = async (i: number) => {
-    const seg = found[i]!;
-    const r = await pending[i]!;
-    const text = r.text.trim();
+  const settle = async (i: number, pending: Promise<Guarded>) => {
+    const u = found[i]!;
+    const g = await pending;
     done++;
+    const text = g.result.text.trim();
     // As the live server: texts of one character or less are not emitted.
     results[i] =
-      text.length > 1
+      g.ok && text.length > 1
         ? {
             id: 0,
-            start: round(seg.start / sr),
-            end: round(seg.end / sr),
+            start: round(u.start),
+            end: round(u.end),
             text,
-            tokens: r.tokens,
-            avgLogprob: r.avgLogprob,
-            noSpeechProb: r.noSpeechProb,
-            language: r.language,
-            final: !seg.cut,
+            tokens: g.result.tokens,
+            avgLogprob: g.result.avgLogprob,
+            noSpeechProb: g.result.noSpeechProb,
+            language: g.result.language,
+            final: !u.cut,
+            words: g.result.words?.map((w) => ({ ...w, start: round(u.start + w.start), end: round(u.start + w.end) })),
           }
         : null;
     while (next < results.length && results[next] !== undefined) {
@@ -110,40 +112,36 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
     }
     progress();
   };
-  const settling: Promise<void>[] = [];
-  const outstanding = new Set<Promise<void>>();
-  const submit = async (segs: Segment[]) => {
-    for (const seg of segs) {
-      while (outstanding.size >= window) await Promise.race(outstanding);
-      const i = found.length;
-      found.push(seg);
-      results.push(undefined);
-      pending.push(engine.transcribe({ audio: audio.slice(seg.start, seg.end), language, prompt: opts.prompt, streamKey }));
-      const p: Promise<void> = settle(i).finally(() => outstanding.delete(p));
-      p.catch(() => {}); // surfaced by the final Promise.all
-      outstanding.add(p);
-      settling.push(p);
-    }
+  const submit = (u: Utterance) => {
+    const i = found.length;
+    found.push(u);
+    results.push(undefined);
+    const pending = transcribeGuarded(
+      engine,
+      { audio: u.audio, language, prompt: opts.prompt, streamKey, wordTimestamps: opts.wordTimestamps },
+      config.guards,
+      counters,
+    );
+    const p: Promise<void> = settle(i, pending).finally(() => outstanding.delete(p));
+    p.catch(() => {}); // surfaced by the final Promise.all
+    outstanding.add(p);
+    settling.push(p);
   };
 
-  const frameCount = Math.floor(audio.length / VAD_FRAME);
-  for (let f = 0; f < frameCount; f += FRAMES_PER_CALL) {
+  const session = new Session(streamKey, "offline", vad, sessionOptionsFrom(config, config.max_segment_duration + 10 + step / sr), {
+    onUtterance: submit,
+    onVadError: (err) => (vadError ??= err),
+  });
+  for (let from = 0; from < audio.length; from += step) {
     if (opts.signal?.aborted) throw new Error("aborted");
-    const n = Math.min(FRAMES_PER_CALL, frameCount - f);
-    const frames: Float32Array[] = [];
-    const rms: number[] = [];
-    for (let k = 0; k < n; k++) {
-      const from = (f + k) * VAD_FRAME;
-      const frame = audio.subarray(from, from + VAD_FRAME);
-      frames.push(frame);
-      rms.push(rootMeanSquare(frame));
-    }
-    const probs = await vad.score(state, frames);
-    scanned = (f + n) * VAD_FRAME;
-    for (let k = 0; k < n; k++) await submit(segmenter.push(probs[k]!, rms[k]!));
+    while (outstanding.size >= window) await Promise.race(outstanding);
+    session.push(audio.subarray(from, Math.min(audio.length, from + step)));
+    await session.settled();
+    if (vadError) throw vadError;
+    scanned = Math.min(audio.length, from + step);
     progress();
   }
-  await submit(segmenter.flush());
+  await session.close();
   await Promise.all(settling);
 
   const segments = results.filter((s): s is OfflineSegment => s !== null && s !== undefined);
@@ -158,10 +156,4 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function rootMeanSquare(frame: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < frame.length; i++) sum += frame[i]! * frame[i]!;
-  return Math.sqrt(sum / frame.length);
 }

@@ -4,7 +4,7 @@ import type { Logger } from "../log.ts";
 import type { SileroVad } from "../vad/silero.ts";
 import type { Hypothesis } from "./agreement.ts";
 import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "./guards.ts";
-import { Session, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
+import { Session, sessionOptionsFrom, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
 
 /** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
 export type StreamOptions = StreamDefaults;
@@ -68,15 +68,7 @@ export class SessionManager {
     private readonly hooks: ManagerHooks,
     private readonly log: Logger,
   ) {
-    this.opts = {
-      sampleRate: config.sample_rate,
-      threshold: config.vad_threshold,
-      silenceDuration: config.silence_duration,
-      minSpeechDuration: config.min_speech_duration,
-      speechPad: config.speech_pad,
-      maxSegmentDuration: config.max_segment_duration,
-      maxBufferedSamples: Math.round(config.limits.max_buffered_seconds * config.sample_rate),
-    };
+    this.opts = sessionOptionsFrom(config);
     // processing_interval: how often stalled streams are checked. Speech whose
     // audio stopped arriving (push-to-talk release, a dead client) is closed
     // after stall_timeout instead of waiting for audio that never comes; the

@@ -1,4 +1,5 @@
 import { StreamBuffer } from "../audio/buffer.ts";
+import type { Config } from "../config/schema.ts";
 import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../vad/silero.ts";
 import { LocalAgreement } from "./agreement.ts";
 import { Segmenter, type Segment, type SegmenterOptions } from "./segmenter.ts";
@@ -30,6 +31,19 @@ export interface OpenUtterance {
 
 export interface SessionOptions extends Omit<SegmenterOptions, "frameSize"> {
   maxBufferedSamples: number;
+}
+
+/** Segmentation settings from the config; `bufferSeconds` bounds what a session may hold. */
+export function sessionOptionsFrom(config: Config, bufferSeconds = config.limits.max_buffered_seconds): SessionOptions {
+  return {
+    sampleRate: config.sample_rate,
+    threshold: config.vad_threshold,
+    silenceDuration: config.silence_duration,
+    minSpeechDuration: config.min_speech_duration,
+    speechPad: config.speech_pad,
+    maxSegmentDuration: config.max_segment_duration,
+    maxBufferedSamples: Math.round(bufferSeconds * config.sample_rate),
+  };
 }
 
 export interface SessionHooks {

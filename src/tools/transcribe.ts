@@ -1,5 +1,5 @@
 /**
- * bun run transcribe <file> [--format text|json|srt|vtt] [--model models/tiny.en] [--language en]
+ * bun run transcribe <file> [--format text|json|srt|vtt] [--model models/tiny.en] [--language en] [--word-timestamps]
  *
  * Transcribes an audio file in-process (no server): decode (WAV in TS, other
  * formats through ffmpeg) → Silero VAD + segmenter → Whisper, exactly as the
@@ -26,6 +26,7 @@ const USAGE = `usage: bun run transcribe <file> [options]
   --model <path|name>          CTranslate2 Whisper model folder, or a name under models/ (default: config's model_path)
   --language <code>            ISO 639-1 language (multilingual models; default: detect)
   --compute-type <type>        CTranslate2 compute type (default: int8 on CPU, float16 on CUDA)
+  --word-timestamps            word timings: "words" in json, captions cut at words in srt/vtt
   --config <path>              server configuration file to take VAD/engine settings from
   --quiet                      no progress on stderr
 `;
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
         model: { type: "string", short: "m" },
         language: { type: "string", short: "l" },
         "compute-type": { type: "string" },
+        "word-timestamps": { type: "boolean", default: false },
         config: { type: "string", short: "c" },
         quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -101,11 +103,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     const result = await transcribeSamples(audio, { config, vad, engine }, {
       onProgress: progress.update,
+      wordTimestamps: values["word-timestamps"],
       // Text goes out as it comes, so a long file shows results early.
       onSegment: format === "text" ? (s) => process.stdout.write(toTimedText([s])) : undefined,
     });
     progress.done();
-    if (format === "json") process.stdout.write(JSON.stringify({ file, model: config.model_path, ...toVerboseJson(result) }, null, 2) + "\n");
+    if (format === "json") process.stdout.write(JSON.stringify({ file, model: config.model_path, ...toVerboseJson(result, { words: values["word-timestamps"] }) }, null, 2) + "\n");
     else if (format === "srt") process.stdout.write(toSrt(result.segments));
     else if (format === "vtt") process.stdout.write(toVtt(result.segments));
     if (!quiet) {
