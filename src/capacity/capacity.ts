@@ -105,13 +105,14 @@ export class Capacity {
       },
       ...(inner.stats ? { stats: () => inner.stats!() } : {}),
       close: () => inner.close(),
+      textOf: (tokens) => inner.textOf(tokens),
       async transcribe(req: EngineRequest): Promise<EngineResult> {
-        // Interims (a field the interim work adds) are extra work, not offered load.
-        const final = (req as { kind?: string }).kind !== "interim";
-        if (final && req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
+        // Interims are best-effort extra work on a trimmed window: neither offered load nor the finals' cost.
+        if (req.priority === "interim") return inner.transcribe(req);
+        if (req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
         const t0 = performance.now();
         const r = await inner.transcribe(req);
-        self.observe(r, final ? (performance.now() - t0) / 1000 : null);
+        self.observe(r, (performance.now() - t0) / 1000);
         return r;
       },
     };
