@@ -118,6 +118,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       onResult: (session, u, r) => deliver.deliver(u, r, () => session.seq++),
       onInterim: (session, u, h) => deliver.interim(u, h, session.clientId, session.seq),
       onSpeechStarted: (session, start) => deliver.speechStarted(session.clientId, start),
+      shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
       onError: (socketId, code, message) => {
         counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
         const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";
