@@ -53,7 +53,7 @@ const VOICES = ["en-us", "en-gb"];
 // --- server process ----------------------------------------------------------------
 type ChildMsg = { type: "ready"; port: number } | { type: "stats"; rss: number; cpuMs: number; server: { sessions: number; utterances: number } };
 const inbox: ((m: ChildMsg) => void)[] = [];
-const child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify({ host: "127.0.0.1", port: 0, enable_logging: false })], {
+const child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify({ host: "127.0.0.1", port: 0, enable_logging: false, capacity: { admission: false } })], {
   stdout: "inherit",
   stderr: "inherit",
   ipc: (m: ChildMsg) => inbox.shift()?.(m),

@@ -14,6 +14,8 @@ import { joinCluster, type RedisCluster } from "./cluster/redis.ts";
 import { EngineWatch } from "./metrics/engine-watch.ts";
 import { ServerMetrics } from "./metrics/metrics.ts";
 import { evaluateHealth, type HealthReport } from "./metrics/health.ts";
+import { capacityFromConfig, type Capacity } from "./capacity/capacity.ts";
+import { registerCapacityMetrics } from "./capacity/metrics.ts";
 
 export interface SttServerOptions {
   /** The original server's callback, called once per delivered transcript. */
@@ -42,6 +44,8 @@ export interface SttServer {
   health(): Promise<HealthReport>;
   /** Prometheus registry behind GET /metrics. */
   readonly metrics: ServerMetrics;
+  /** Admission and load figures (GET /ready); null before start(). */
+  capacity(): Capacity | null;
 }
 
 export interface ServerStats {
@@ -73,6 +77,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   let delivery: Delivery | null = null;
   let watch: EngineWatch | null = null;
   let cluster: RedisCluster | null = null;
+  let capacity: Capacity | null = null;
   const metrics = new ServerMetrics({
     connectedSockets: () => io.of("/").sockets.size,
     activeSessions: () => sessions?.size ?? 0,
@@ -88,6 +93,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       return pool ? { total: pool.executors, busy: pool.busyExecutors } : null;
     },
   }, { cluster: !!config.redis_url });
+  registerCapacityMetrics(metrics.registry, () => capacity);
 
   async function start() {
     if (auth.enabled && config.cors.origin === "*") {
@@ -105,10 +111,14 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     watch = new EngineWatch(eng, { onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize) });
     const deliver = new Delivery(io, log, options.onTranscription);
     delivery = deliver;
-    sessions = new SessionManager(config, vad, watch, {
+    const cap = capacityFromConfig(config, eng.info.workers, (id, socketId) => sessions?.get(id)?.ownerSocketId === socketId);
+    capacity = cap;
+    await cap.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));
+    sessions = new SessionManager(config, vad, cap.wrap(watch), {
       onResult: (session, u, r) => deliver.deliver(u, r, () => session.seq++),
       onInterim: (session, u, h) => deliver.interim(u, h, session.clientId, session.seq),
       onSpeechStarted: (session, start) => deliver.speechStarted(session.clientId, start),
+      shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
       onError: (socketId, code, message) => {
         counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
         const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";
@@ -138,6 +148,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       authorize: options.authorize,
       auth,
       isStopping: () => stopping,
+      admit: (clientId, socketId) => cap.admit(clientId, socketId),
       onRefused: (reason) => {
         metrics.connectionRefused(reason);
         if (reason === "missing_token" || reason === "invalid_token") metrics.authFailed(reason);
@@ -156,6 +167,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       auth,
       metrics,
       health,
+      ready: () => (ready ? cap.ready() : { ready: false, reason: stopping ? "shutting down" : "starting", snapshot: cap.snapshot() }),
     };
     const handler = transport.handler();
     http = Bun.serve({
@@ -217,7 +229,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     };
   }
 
-  return { config, io, start, stop, stats, health, metrics };
+  return { config, io, start, stop, stats, health, metrics, capacity: () => capacity };
 }
 
 /** Non-browser clients send no Origin; a page of this very host is always allowed. */

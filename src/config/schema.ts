@@ -22,6 +22,21 @@ export const LimitsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const CapacitySchema = Type.Object(
+  {
+    admission: Type.Boolean({ default: true, description: "Refuse a new stream (server_busy) when it would push the predicted final latency past max_latency." }),
+    max_latency: Seconds(2, 0.001, 120, "Promised p95 from an utterance's end (VAD cut) to its transcript, for admitted streams."),
+    max_streams: Type.Integer({ default: 0, minimum: 0, description: "Operator cap on admitted streams on this node; 0 = only the measured capacity." }),
+    max_utilization: Type.Number({
+      default: 0.85,
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: "Share of the engine's measured throughput admission plans for; the rest absorbs talkers speaking at once.",
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     // --- keys of the original server -------------------------------------
@@ -99,6 +114,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     limits: LimitsSchema,
+    capacity: CapacitySchema,
     shutdown_grace_seconds: Seconds(15, 0, 300, "On SIGTERM: time allowed to finish captured utterances."),
     redis_url: Type.Union([Type.String(), Type.Null()], { default: null }),
   },
@@ -109,3 +125,4 @@ export type Config = Static<typeof ConfigSchema>;
 export type Limits = Static<typeof LimitsSchema>;
 export type StreamDefaults = Config["streams"];
 export type GuardConfig = Config["guards"];
+export type CapacityConfig = Static<typeof CapacitySchema>;

@@ -9,6 +9,7 @@ import { bearerToken, type TokenAuth } from "../auth/tokens.ts";
 import type { ServerMetrics } from "../metrics/metrics.ts";
 import { healthHttpStatus, type HealthReport } from "../metrics/health.ts";
 import { handleOpenAi } from "./openai.ts";
+import { readyResponse, type Readiness } from "../capacity/ready.ts";
 import { servePublic } from "./public.ts";
 
 /** What HTTP handlers may read; built once the server has started. */
@@ -25,6 +26,8 @@ export interface HttpContext {
   auth?: TokenAuth;
   metrics?: ServerMetrics;
   health?: () => Promise<HealthReport>;
+  /** GET /ready: whether this node admits new streams. */
+  ready?: () => Readiness;
 }
 
 /**
@@ -49,6 +52,7 @@ export async function handleHttp(req: Request, ctx: HttpContext): Promise<Respon
     const report = await ctx.health();
     return Response.json(report, { status: healthHttpStatus(report.status), headers: { "Cache-Control": "no-store" } });
   }
+  if (url.pathname === "/ready" && ctx.ready) return readyResponse(ctx.ready());
   if (url.pathname === "/metrics" && ctx.metrics) {
     const denied = requireToken(req, ctx);
     if (denied) return denied;

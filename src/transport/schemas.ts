@@ -67,7 +67,12 @@ export const TranscriptionPayload = Type.Object({
   from_finalize: Type.Optional(Type.Literal(true, { description: "Closed by the client's finalize event." })),
 });
 
-export const ErrorPayload = Type.Object({ event: Type.String(), code: Type.String(), message: Type.String() });
+export const ErrorPayload = Type.Object({
+  event: Type.String(),
+  code: Type.String(),
+  message: Type.String(),
+  retry_after_ms: Type.Optional(Type.Integer({ description: "With server_busy: when to try this node again." })),
+});
 export const CleanupConfirmedPayload = Type.Object({
   clientId: Type.String(),
   cleanedSessions: Type.Array(Type.String()),
@@ -100,4 +105,5 @@ export type ErrorCode =
   | "max_subscribers"
   | "rate_limited"
   | "forbidden"
-  | "engine_error";
+  | "engine_error"
+  | "server_busy";

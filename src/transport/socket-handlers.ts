@@ -17,6 +17,7 @@ import {
 import { rooms } from "../delivery/delivery.ts";
 import type { StreamOptions } from "../session/manager.ts";
 import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
+import type { Refusal } from "../capacity/capacity.ts";
 
 /** Codes added by the operations layer, on top of the protocol's ErrorCode. */
 export type TransportErrorCode = ErrorCode | "unknown_event" | "shutting_down";
@@ -49,6 +50,8 @@ export interface TransportDeps {
   isStopping?: () => boolean;
   /** Told about every refused connection (metrics). */
   onRefused?: (reason: RefusalReason) => void;
+  /** Admission control at a new stream's first audio: null admits it. */
+  admit?: (clientId: string, socketId: string) => Refusal | null;
 }
 
 /**
@@ -88,9 +91,9 @@ export function bindSocketHandlers(deps: TransportDeps): void {
 
   io.on("connection", (socket) => {
     const bucket = new TokenBucket(limits.max_events_per_second, limits.max_events_per_second * 2);
-    const fail = (event: string, code: TransportErrorCode, message: string) => {
+    const fail = (event: string, code: TransportErrorCode, message: string, extra?: { retry_after_ms: number }) => {
       counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
-      socket.emit("error", { event, code, message });
+      socket.emit("error", { event, code, message, ...extra });
       log.once(`${socket.id}:${code}`, `refused ${event} from socket: ${message}`, { socket: socket.id, code });
     };
     const allowed = async (clientId: string, action: "send" | "subscribe") =>
@@ -159,6 +162,9 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       if (!session || session.ownerSocketId !== socket.id) {
         if (deps.isStopping?.()) return fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams");
         if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
+        // Refused audio is dropped, not queued; later chunks of a refused stream are dropped quietly until retry_after_ms.
+        const busy = session ? null : deps.admit?.(clientId, socket.id);
+        if (busy) return busy.notify ? fail("audio_data", "server_busy", busy.message, { retry_after_ms: busy.retryAfterMs }) : undefined;
         const got = sessions.acquire(clientId, socket.id, { ...socketOptions, ...clientOptions.get(clientId) });
         if (!got.ok) return fail("audio_data", got.code, got.message);
         session = got.session;

@@ -1,0 +1,309 @@
+/**
+ * The node's own capacity: it measures the engine as it runs, follows the
+ * load each admitted stream offers, predicts the final latency (model.ts),
+ * and from that decides whether one more stream can be served within
+ * `capacity.max_latency`. Streams already admitted are never turned away;
+ * a new stream that does not fit is refused at its first audio.
+ */
+import type { EngineRequest, EngineResult, SpeechEngine } from "../engine/types.ts";
+import {
+  admissibleRate,
+  fitCost,
+  maxThroughput,
+  predictP95,
+  streamRate,
+  type CostSample,
+  type EngineCost,
+  type ServiceShape,
+} from "./model.ts";
+
+export interface CapacityOptions {
+  admission: boolean;
+  /** Seconds: the promised p95 from an utterance's end (VAD cut) to its transcript. */
+  maxLatency: number;
+  /** Operator cap on admitted streams; 0 = none. */
+  maxStreams: number;
+  /** Share of the engine's throughput admission may plan for. */
+  maxUtilization: number;
+  shape: ServiceShape;
+  /** Is this stream still open? (the session manager's view) */
+  isActive(clientId: string, socketId: string): boolean;
+  now?: () => number;
+}
+
+export interface Refusal {
+  /** False for later chunks of a stream refused less than retryAfterMs ago: they are dropped without another error. */
+  notify: boolean;
+  retryAfterMs: number;
+  message: string;
+}
+
+export interface CapacitySnapshot {
+  admitting: boolean;
+  /** Why new streams are refused; null while admitting. */
+  reason: string | null;
+  admittedStreams: number;
+  /** Streams of the typical measured talker this node can hold within max_latency. */
+  capacityStreams: number;
+  /** Offered finals/s over the engine's most finals/s. */
+  loadRatio: number;
+  /** Speech seconds per wall second across admitted streams (from the VAD's cuts). */
+  speechLoad: number;
+  /** Predicted p95 seconds at the current load. */
+  predictedLatency: number;
+  /** Measured p95 seconds (hand-off → result) over the last window; null with too few. */
+  observedLatency: number | null;
+  cost: EngineCost | null;
+  /** Finals/s offered now, and the most that fits the promise. */
+  offeredRate: number;
+  admissibleRate: number;
+}
+
+interface Stream {
+  socketId: string;
+  admittedAt: number;
+  /** [time ms, speech seconds] of each final handed to the engine, last RATE_WINDOW_MS. */
+  finals: [number, number][];
+}
+
+/** Rates are taken over the last minute of each stream. */
+const RATE_WINDOW_MS = 60_000;
+/** Seconds over which a new stream's rate moves from the prior to its own. */
+const TAU_S = 10;
+/** A talker speaking with short pauses cuts an utterance every 4 s or so. */
+const DEFAULT_PRIOR_RATE = 0.25;
+const LATENCY_WINDOW_MS = 20_000;
+const MIN_LATENCY_SAMPLES = 8;
+const COST_SAMPLES = 64;
+const SNAPSHOT_TTL_MS = 200;
+/** Keys the server uses for its own engine calls. */
+const INTERNAL_KEY = /^__/;
+
+export class Capacity {
+  private readonly streams = new Map<string, Stream>();
+  private readonly refused = new Map<string, number>(); // socketId\0clientId → refused until (ms)
+  private readonly costs: CostSample[] = [];
+  private readonly recentCallMs: number[] = [];
+  private readonly latencies: [number, number][] = []; // [time ms, seconds]
+  private readonly lifetimes: number[] = []; // ms, recent ended streams
+  private cached: { at: number; snap: CapacitySnapshot } | null = null;
+  private readonly now: () => number;
+  admittedTotal = 0;
+  refusedTotal = 0;
+  interimsShed = 0;
+
+  constructor(private readonly opts: CapacityOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Wraps the engine the sessions use, so every final is counted and timed. */
+  wrap(inner: SpeechEngine): SpeechEngine {
+    const self = this;
+    return {
+      get info() {
+        return inner.info;
+      },
+      ...(inner.stats ? { stats: () => inner.stats!() } : {}),
+      close: () => inner.close(),
+      textOf: (tokens) => inner.textOf(tokens),
+      async transcribe(req: EngineRequest): Promise<EngineResult> {
+        // Interims are best-effort extra work on a trimmed window: neither offered load nor the finals' cost.
+        if (req.priority === "interim") return inner.transcribe(req);
+        if (req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
+        const t0 = performance.now();
+        const r = await inner.transcribe(req);
+        self.observe(r, (performance.now() - t0) / 1000);
+        return r;
+      },
+    };
+  }
+
+  /**
+   * Times one engine call before traffic arrives, so the first burst of
+   * streams meets a model that already knows the engine's cost.
+   */
+  async calibrate(engine: SpeechEngine): Promise<void> {
+    const audio = new Float32Array(16000 * 2);
+    let x = 12345;
+    for (let i = 0; i < audio.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      audio[i] = ((x / 2 ** 32) * 2 - 1) * 0.01;
+    }
+    const r = await engine.transcribe({ audio, language: null, streamKey: "__capacity_calibration__" });
+    this.observe(r, null);
+  }
+
+  /** The hook at a new stream's first audio: null admits it, else the refusal to send. */
+  admit(clientId: string, socketId: string): Refusal | null {
+    const now = this.now();
+    const key = `${socketId}\u0000${clientId}`;
+    const until = this.refused.get(key);
+    const snap = this.snapshot(until === undefined || now >= until);
+    if (!snap.admitting && this.opts.admission) {
+      // Later chunks of a refused stream: dropped without another error until retry_after_ms.
+      if (until !== undefined && now < until) return { notify: false, retryAfterMs: Math.ceil(until - now), message: "" };
+      const retryAfterMs = this.retryAfterMs(snap);
+      this.refused.set(key, now + retryAfterMs);
+      if (this.refused.size > 4096) this.dropExpiredRefusals(now);
+      this.refusedTotal++;
+      return { notify: true, retryAfterMs, message: `server_busy: ${snap.reason}; retry in ${(retryAfterMs / 1000).toFixed(1)} s or use another node` };
+    }
+    this.refused.delete(key);
+    this.streams.set(clientId, { socketId, admittedAt: now, finals: [] });
+    this.admittedTotal++;
+    this.cached = null;
+    return null;
+  }
+
+  /**
+   * For the interim path: true while the offered finals alone need all the
+   * engine can give within the promise, so interims are skipped first.
+   */
+  shedInterims(): boolean {
+    const s = this.snapshot(false);
+    return s.offeredRate > s.admissibleRate || (s.observedLatency ?? 0) > this.opts.maxLatency;
+  }
+
+  /** Counts one interim that was not transcribed because of load. */
+  interimShed(): void {
+    this.interimsShed++;
+  }
+
+  /** Ready for load balancers: this node admits one more stream now. */
+  ready(): { ready: boolean; reason: string | null; snapshot: CapacitySnapshot } {
+    const snap = this.snapshot(false);
+    const ready = snap.admitting || !this.opts.admission;
+    return { ready, reason: ready ? null : snap.reason, snapshot: snap };
+  }
+
+  snapshot(fresh = false): CapacitySnapshot {
+    const now = this.now();
+    if (!fresh && this.cached && now - this.cached.at < SNAPSHOT_TTL_MS) return this.cached.snap;
+    this.prune(now);
+    const cost = fitCost(this.costs);
+    const prior = this.priorRate(now);
+    let offered = 0;
+    let speech = 0;
+    for (const s of this.streams.values()) {
+      const age = Math.min(now - s.admittedAt, RATE_WINDOW_MS) / 1000;
+      offered += streamRate(s.finals.length, age, prior, TAU_S);
+      for (const [, sec] of s.finals) speech += sec / Math.max(age, TAU_S);
+    }
+    const { shape, maxLatency, maxUtilization, maxStreams } = this.opts;
+    const limit = cost ? admissibleRate(cost, shape, maxLatency, maxUtilization) : Infinity;
+    const observed = this.observedP95(now);
+    const n = this.streams.size;
+    let reason: string | null = null;
+    // An idle node always takes one stream: refusing it would serve nobody,
+    // however slow the engine is against max_latency.
+    if (n > 0) {
+      if (maxStreams > 0 && n >= maxStreams) reason = `capacity.max_streams (${maxStreams}) streams admitted`;
+      else if (observed !== null && observed > maxLatency)
+        reason = `measured final latency p95 ${observed.toFixed(2)} s is above capacity.max_latency ${maxLatency} s`;
+      else if (offered + prior > limit)
+        reason = `one more stream would push the predicted final latency p95 to ${fmt(cost ? predictP95(cost, shape, offered + prior) : Infinity)} s (capacity.max_latency ${maxLatency} s, ${n} streams admitted)`;
+    }
+    let capacityStreams = Number.isFinite(limit) ? Math.max(1, Math.floor(limit / prior)) : Number.MAX_SAFE_INTEGER;
+    if (maxStreams > 0) capacityStreams = Math.min(capacityStreams, maxStreams);
+    const snap: CapacitySnapshot = {
+      admitting: reason === null,
+      reason,
+      admittedStreams: n,
+      capacityStreams,
+      loadRatio: cost ? offered / maxThroughput(cost, shape) : 0,
+      speechLoad: speech,
+      predictedLatency: cost ? predictP95(cost, shape, offered) : 0,
+      observedLatency: observed,
+      cost,
+      offeredRate: offered,
+      admissibleRate: limit,
+    };
+    this.cached = { at: now, snap };
+    return snap;
+  }
+
+  private finalSubmitted(clientId: string, seconds: number): void {
+    const s = this.streams.get(clientId);
+    if (s) s.finals.push([this.now(), seconds]);
+  }
+
+  private observe(r: EngineResult, latencySeconds: number | null): void {
+    // Every utterance of a batch reports the same call; count the call once.
+    if (!this.recentCallMs.includes(r.engineMs)) {
+      this.recentCallMs.push(r.engineMs);
+      if (this.recentCallMs.length > 16) this.recentCallMs.shift();
+      this.costs.push({ batch: Math.max(1, r.batchSize), seconds: r.engineMs / 1000 });
+      if (this.costs.length > COST_SAMPLES) this.costs.shift();
+    }
+    if (latencySeconds !== null) this.latencies.push([this.now(), latencySeconds]);
+    this.cached = null;
+  }
+
+  private prune(now: number): void {
+    for (const [id, s] of this.streams) {
+      if (!this.opts.isActive(id, s.socketId)) {
+        this.streams.delete(id);
+        this.lifetimes.push(now - s.admittedAt);
+        if (this.lifetimes.length > 32) this.lifetimes.shift();
+        continue;
+      }
+      while (s.finals.length > 0 && now - s.finals[0]![0] > RATE_WINDOW_MS) s.finals.shift();
+    }
+    while (this.latencies.length > 0 && now - this.latencies[0]![0] > LATENCY_WINDOW_MS) this.latencies.shift();
+  }
+
+  /** The typical talker: mean rate of streams old enough to have their own, else the default. */
+  private priorRate(now: number): number {
+    let sum = 0;
+    let n = 0;
+    for (const s of this.streams.values()) {
+      const age = Math.min(now - s.admittedAt, RATE_WINDOW_MS) / 1000;
+      // Silent streams are left out: they say nothing about how a talker talks.
+      if (age >= 3 * TAU_S && s.finals.length > 0) {
+        sum += s.finals.length / age;
+        n++;
+      }
+    }
+    return n > 0 ? Math.max(0.05, sum / n) : DEFAULT_PRIOR_RATE;
+  }
+
+  private observedP95(now: number): number | null {
+    const xs = this.latencies.filter(([t]) => now - t <= LATENCY_WINDOW_MS).map(([, v]) => v);
+    if (xs.length < MIN_LATENCY_SAMPLES) return null;
+    xs.sort((a, b) => a - b);
+    return xs[Math.min(xs.length - 1, Math.ceil(0.95 * xs.length) - 1)]!;
+  }
+
+  /** About when one admitted stream will have ended: mean stream lifetime over the streams open now. */
+  private retryAfterMs(snap: CapacitySnapshot): number {
+    // Before any stream has ended, a guess of a short conversation turn.
+    const life = this.lifetimes.length > 0 ? this.lifetimes.reduce((a, b) => a + b, 0) / this.lifetimes.length : 5000;
+    const n = Math.max(1, snap.admittedStreams);
+    const drain = (snap.observedLatency ?? 0) * 1000;
+    return Math.round(Math.min(60_000, Math.max(1000, life / n, drain)));
+  }
+
+  private dropExpiredRefusals(now: number): void {
+    for (const [k, until] of this.refused) if (until <= now) this.refused.delete(k);
+  }
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(2) : "unbounded (queue grows)";
+}
+
+/** The Capacity for a server's config and engine. */
+export function capacityFromConfig(
+  c: { capacity: { admission: boolean; max_latency: number; max_streams: number; max_utilization: number }; batch_size: number },
+  workers: number,
+  isActive: CapacityOptions["isActive"],
+): Capacity {
+  return new Capacity({
+    admission: c.capacity.admission,
+    maxLatency: c.capacity.max_latency,
+    maxStreams: c.capacity.max_streams,
+    maxUtilization: c.capacity.max_utilization,
+    shape: { workers: Math.max(1, workers), maxBatch: Math.max(1, c.batch_size) },
+    isActive,
+  });
+}

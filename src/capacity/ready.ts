@@ -1,0 +1,29 @@
+import type { CapacitySnapshot } from "./capacity.ts";
+
+export interface Readiness {
+  ready: boolean;
+  reason: string | null;
+  snapshot: CapacitySnapshot;
+}
+
+/**
+ * GET /ready for load balancers: 200 while this node admits new streams, 503
+ * with the reason while it does not. Open like /health (no token), so a
+ * balancer needs no credentials; the body carries load figures only.
+ */
+export function readyResponse(r: Readiness): Response {
+  const s = r.snapshot;
+  const num = (x: number | null) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
+  return Response.json(
+    {
+      status: r.ready ? "ready" : "not_ready",
+      reason: r.reason,
+      admitted_streams: s.admittedStreams,
+      capacity_streams: s.capacityStreams >= Number.MAX_SAFE_INTEGER ? null : s.capacityStreams,
+      load_ratio: num(s.loadRatio),
+      predicted_latency_s: num(s.predictedLatency),
+      observed_latency_s: num(s.observedLatency),
+    },
+    { status: r.ready ? 200 : 503, headers: { "Cache-Control": "no-store" } },
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * The interim path's predicate and the capacity controller's bookkeeping, on a
+ * stand-in engine whose calls take a fixed, known time (so load is exact) and
+ * a clock the test moves. The real-engine behaviour is in admission.test.ts.
+ */
+import { describe, expect, test } from "bun:test";
+import { Capacity } from "../../src/capacity/capacity.ts";
+import type { EngineRequest, EngineResult, SpeechEngine } from "../../src/engine/types.ts";
+
+/** Answers at once, reporting `engineMs` as the cost of a call of one utterance. */
+class FixedCostEngine implements SpeechEngine {
+  readonly info = { modelPath: "(test)", device: "cpu" as const, computeType: "none", multilingual: false, nMels: 80, workers: 1 };
+  readonly seen: EngineRequest[] = [];
+  private call = 0;
+  constructor(private readonly engineMs: number) {}
+  async transcribe(req: EngineRequest): Promise<EngineResult> {
+    this.seen.push(req);
+    // A distinct time per call, as real calls have, so each counts once.
+    const ms = this.engineMs + (this.call++ % 7) * 1e-3;
+    return { text: "x", tokens: [], avgLogprob: 0, noSpeechProb: 0, language: "en", languageProbability: 1, engineMs: ms, batchSize: 1 };
+  }
+  textOf(): string {
+    return "";
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(engineMs: number, active: Set<string>) {
+  let t = 0;
+  const cap = new Capacity({
+    admission: true,
+    maxLatency: 2,
+    maxStreams: 0,
+    maxUtilization: 0.85,
+    shape: { workers: 1, maxBatch: 8 },
+    isActive: (id) => active.has(id),
+    now: () => t,
+  });
+  const engine = new FixedCostEngine(engineMs);
+  return { cap, engine, wrapped: cap.wrap(engine), advance: (ms: number) => (t += ms) };
+}
+
+const audio = new Float32Array(16000);
+
+describe("capacity controller", () => {
+  test("admits streams up to what the measured cost allows, then refuses; shedInterims follows the finals' load", async () => {
+    const active = new Set<string>();
+    const { cap, wrapped, advance } = setup(500, active);
+    await wrapped.transcribe({ audio, streamKey: "__warmup" });
+    // 0.5 s per utterance: at most 2 finals/s, 0.85 × 2 = 1.7 admissible; a new stream counts 0.25/s.
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) {
+      if (cap.admit(`s${i}`, "sock") !== null) break;
+      active.add(`s${i}`);
+      admitted++;
+    }
+    // With 5 open, a 6th fits (1.25 + 0.25 ≤ 1.7); with 6 open, a 7th would make 1.75.
+    expect(admitted).toBe(6);
+    expect(cap.snapshot(true).capacityStreams).toBe(6);
+    const refusal = cap.admit("late", "sock2")!;
+    expect(refusal.notify).toBe(true);
+    expect(refusal.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(cap.admit("late", "sock2")).toMatchObject({ notify: false });
+    expect(cap.refusedTotal).toBe(2); // s6 and "late"; the quiet drop of late's next chunk is not another refusal
+    expect(cap.shedInterims()).toBe(false);
+
+    // Everyone talks at once: each admitted stream hands over 5 finals within 2 s.
+    for (let k = 0; k < 5; k++) for (const id of active) await wrapped.transcribe({ audio, streamKey: id });
+    advance(2000);
+    expect(cap.snapshot(true).offeredRate).toBeGreaterThan(1.7);
+    expect(cap.shedInterims()).toBe(true);
+    cap.interimShed();
+    expect(cap.interimsShed).toBe(1);
+  });
+
+  test("interim requests pass through uncounted; a stream that left frees its place", async () => {
+    const active = new Set<string>(["only"]);
+    const { cap, engine, wrapped, advance } = setup(500, active);
+    expect(cap.admit("only", "sock")).toBeNull();
+    for (let k = 0; k < 30; k++) await wrapped.transcribe({ audio, streamKey: "only", priority: "interim" });
+    expect(engine.seen.length).toBe(30);
+    expect(cap.snapshot(true).offeredRate).toBeCloseTo(0.25, 6);
+    expect(cap.snapshot(true).cost).toBeNull(); // interims never teach the finals' cost
+    advance(1000);
+    active.delete("only");
+    expect(cap.snapshot(true).admittedStreams).toBe(0);
+    expect(cap.ready().ready).toBe(true);
+  });
+});
