@@ -13,6 +13,7 @@ import { TokenAuth } from "./auth/tokens.ts";
 import { joinCluster, type RedisCluster } from "./cluster/redis.ts";
 import { EngineWatch } from "./metrics/engine-watch.ts";
 import { ServerMetrics } from "./metrics/metrics.ts";
+import { registerLiveMetrics } from "./metrics/live.ts";
 import { evaluateHealth, type HealthReport } from "./metrics/health.ts";
 import { capacityFromConfig, type Capacity } from "./capacity/capacity.ts";
 import { registerCapacityMetrics } from "./capacity/metrics.ts";
@@ -94,6 +95,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     },
   }, { cluster: !!config.redis_url });
   registerCapacityMetrics(metrics.registry, () => capacity);
+  registerLiveMetrics(metrics.registry, () => sessions);
 
   async function start() {
     if (auth.enabled && config.cors.origin === "*") {

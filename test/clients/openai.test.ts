@@ -21,6 +21,38 @@ afterAll(async () => {
 
 
 describe("POST /v1/audio/transcriptions (openai SDK)", () => {
+  test("verbose_json with word granularity: ordered words that join to the text", async () => {
+    const file = await toFile(Bun.file(`${SHARED_AUDIO}/jfk_16k.wav`).arrayBuffer(), "jfk.wav", { type: "audio/wav" });
+    const v = await client.audio.transcriptions.create({
+      file,
+      model: "whisper-1",
+      response_format: "verbose_json",
+      timestamp_granularities: ["word"],
+    });
+    const words = v.words!;
+    expect(words.length).toBeGreaterThan(15);
+    expect(wordErrorRate(JFK_TEXT, words.map((w) => w.word).join(" "))).toBe(0);
+    for (let i = 0; i < words.length; i++) {
+      expect(words[i]!.end).toBeGreaterThanOrEqual(words[i]!.start);
+      if (i > 0) expect(words[i]!.start).toBeGreaterThanOrEqual(words[i - 1]!.start);
+      expect(words[i]!.end).toBeLessThanOrEqual(v.duration + 1e-6);
+    }
+    // Word granularity alone leaves the segments out, as OpenAI does.
+    expect(v.segments).toBeUndefined();
+    const bad = await fetch(h.url + "/v1/audio/transcriptions", {
+      method: "POST",
+      body: (() => {
+        const f = new FormData();
+        f.set("file", new Blob([new Uint8Array(44)]), "x.wav");
+        f.set("model", "whisper-1");
+        f.append("timestamp_granularities[]", "word");
+        return f;
+      })(),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("timestamp_granularities");
+  });
+
   test("json (default) from a FLAC stream", async () => {
     const r = await client.audio.transcriptions.create({ file: createReadStream(JFK), model: "whisper-1" });
     expect(wordErrorRate(JFK_TEXT, r.text)).toBe(0);
@@ -98,11 +130,11 @@ describe("POST /v1/audio/transcriptions (openai SDK)", () => {
   test("/metrics counts the file requests above by status, and their audio", async () => {
     const text = await (await fetch(`${h.url}/metrics`)).text();
     const value = (line: string) => Number(text.split("\n").find((l) => l.startsWith(line + " "))?.slice(line.length + 1) ?? NaN);
-    // jfk.flac once, jfk_16k.wav four times, hotwords.mp3 twice: 7 answered 200.
-    expect(value('stt_file_requests_total{status="200"}')).toBe(7);
-    expect(value('stt_file_requests_total{status="400"}')).toBe(4);
+    // jfk.flac once, jfk_16k.wav five times, hotwords.mp3 twice: 8 answered 200.
+    expect(value('stt_file_requests_total{status="200"}')).toBe(8);
+    expect(value('stt_file_requests_total{status="400"}')).toBe(5);
     expect(value('stt_file_requests_total{status="405"}')).toBe(1);
-    expect(value("stt_file_audio_seconds_total")).toBeGreaterThan(5 * 11);
+    expect(value("stt_file_audio_seconds_total")).toBeGreaterThan(6 * 11);
     // Files are not streams: the stream counter stays at zero.
     expect(value("stt_audio_seconds_total")).toBe(0);
   });

@@ -37,6 +37,21 @@ describe("bun run transcribe", () => {
     expect(wordErrorRate(JFK_TEXT, cueText(vtt.out))).toBe(0);
   }, 60_000);
 
+  test("--word-timestamps: words in json, captions cut at words (timed by them) in srt", async () => {
+    const json = await run(JFK, "--format", "json", "--word-timestamps");
+    const srt = await run(JFK, "--format", "srt", "--word-timestamps");
+    expect(json.code).toBe(0);
+    expect(srt.code).toBe(0);
+    const j = JSON.parse(json.out) as { text: string; words: { word: string; start: number; end: number }[]; segments: { start: number; end: number }[] };
+    expect(wordErrorRate(JFK_TEXT, j.words.map((w) => w.word).join(" "))).toBe(0);
+    for (let i = 1; i < j.words.length; i++) expect(j.words[i]!.start).toBeGreaterThanOrEqual(j.words[i - 1]!.end - 1e-9);
+    expect(wordErrorRate(JFK_TEXT, cueText(srt.out))).toBe(0);
+    // Each cue starts at its first word and ends at its last, not at the padded segment edges.
+    const starts = [...srt.out.matchAll(/(\d\d):(\d\d):(\d\d),(\d{3}) -->/g)].map((m) => +m[1]! * 3600 + +m[2]! * 60 + +m[3]! + +m[4]! / 1000);
+    const firstWordOfSegments = j.segments.map((s) => j.words.find((w) => w.start >= s.start - 1e-9)!.start);
+    for (const t of firstWordOfSegments) expect(starts.some((s) => Math.abs(s - t) < 0.002)).toBe(true);
+  }, 60_000);
+
   test("usage errors and unreadable files exit non-zero with a message", async () => {
     const bad = await run(JFK, "--format", "docx");
     expect(bad.code).toBe(2);

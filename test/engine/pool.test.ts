@@ -98,4 +98,37 @@ describe("BatchPool", () => {
     expect(await waiting).toMatchObject({ code: "engine_closed" });
     await expect(pool.submit({ id: "f" })).rejects.toMatchObject({ code: "engine_closed" });
   });
+
+  test("interims: one waiting per stream (a newer one supersedes), dispatched only while no final waits, never batched with finals", async () => {
+    const { batches, exec } = recorder(15);
+    const pool = new BatchPool([exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const busy = pool.submit({ id: "f0" }, "a"); // occupies the executor
+    const old = pool.submit({ id: "i1" }, "a", "interim").catch((e: { code?: string }) => e.code);
+    const newer = pool.submit({ id: "i2" }, "a", "interim");
+    const other = pool.submit({ id: "j1" }, "b", "interim");
+    const final = pool.submit({ id: "f1" }, "b");
+    expect(await old).toBe("superseded");
+    expect(await Promise.all([busy, final, newer, other])).toEqual(["done f0", "done f1", "done i2", "done j1"]);
+    // The waiting final went first; the interims went together after it.
+    expect(batches).toEqual([["f0"], ["f1"], ["i2", "j1"]]);
+    const s = pool.getStats();
+    expect(s.interims).toEqual({ dispatched: 2, superseded: 1, waiting: 0 });
+    // Batching figures describe finals only.
+    expect(s).toMatchObject({ batches: 2, dispatched: 2 });
+    expect(pool.shedInterims()).toBe(0);
+    await pool.close();
+  });
+
+  test("shedInterims drops every waiting interim; close rejects the rest", async () => {
+    const { exec } = recorder(15);
+    const pool = new BatchPool([exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const busy = pool.submit({ id: "f0" }, "a");
+    const waiting = ["x", "y"].map((k) => pool.submit({ id: k }, k, "interim").catch((e: { code?: string }) => e.code));
+    expect(pool.shedInterims()).toBe(2);
+    expect(await Promise.all(waiting)).toEqual(["superseded", "superseded"]);
+    const late = pool.submit({ id: "z" }, "z", "interim").catch((e: { code?: string }) => e.code);
+    await pool.close();
+    expect(await late).toBe("engine_closed");
+    expect(await busy).toBe("done f0");
+  });
 });
