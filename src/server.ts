@@ -5,7 +5,7 @@ import type { Config } from "./config/schema.ts";
 import { Delivery, type OnTranscription } from "./delivery/delivery.ts";
 import type { EngineStats, SpeechEngine } from "./engine/types.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { SessionManager } from "./session/manager.ts";
+import { SessionManager, type InterimCounters } from "./session/manager.ts";
 import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "./transport/socket-handlers.ts";
 import { SileroVad } from "./vad/silero.ts";
 import { handleHttp, type HttpContext } from "./http/routes.ts";
@@ -56,6 +56,11 @@ export interface ServerStats {
   vadFrames: number;
   vadCalls: number;
   engine: EngineStats | null;
+  /** Interim outcomes and guard counts (live results). */
+  interims: InterimCounters | null;
+  guards: { dropped: Record<string, number>; retries: number } | null;
+  /** Milliseconds the engine's executors were busy (finals and interims), when it reports it. */
+  engineBusyMs: number | null;
 }
 
 export function createSttServer(configInput: Partial<Config> | Config = {}, options: SttServerOptions = {}): SttServer {
@@ -228,6 +233,9 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       vadFrames: vad?.framesScored ?? 0,
       vadCalls: vad?.inferenceCalls ?? 0,
       engine: engine?.stats?.() ?? null,
+      interims: sessions ? { ...sessions.interims } : null,
+      guards: sessions ? { dropped: Object.fromEntries(sessions.guardCounters.dropped), retries: sessions.guardCounters.retries } : null,
+      engineBusyMs: (engine as { poolStats?: () => { busyMs: number } } | null)?.poolStats?.().busyMs ?? null,
     };
   }
 

@@ -33,6 +33,8 @@ export interface PoolStats {
   failed: number;
   /** Requests refused with queue_full. */
   rejected: number;
+  /** Milliseconds executors were busy, finals and interims together. */
+  busyMs: number;
   /** Interim requests: dispatched, replaced by a newer one before dispatch, waiting now. */
   interims: { dispatched: number; superseded: number; waiting: number };
   /** batch size -> number of batches of that size. */
@@ -134,6 +136,7 @@ export class BatchPool<Req, Res> {
     rejected: 0,
     interimsDispatched: 0,
     interimsSuperseded: 0,
+    busyMs: 0,
     hist: {} as Record<number, number>,
     wait: new Window(2048),
     batchMs: new Window(2048),
@@ -207,6 +210,7 @@ export class BatchPool<Req, Res> {
       completed: this.stats.completed,
       failed: this.stats.failed,
       rejected: this.stats.rejected,
+      busyMs: this.stats.busyMs,
       interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size },
       batchSizeHistogram: { ...this.stats.hist },
       queueWaitMs: this.stats.wait.summary(),
@@ -323,6 +327,7 @@ export class BatchPool<Req, Res> {
       )
       .finally(() => {
         if (finals) this.stats.batchMs.add(performance.now() - now);
+        this.stats.busyMs += performance.now() - now;
         this.inFlight -= batch.length;
         this.busy.delete(slot);
         this.idle.push(slot);

@@ -63,6 +63,11 @@ export class Segmenter {
     return this.pos;
   }
 
+  /** First sample of speech (no padding) of the open utterance; -1 when idle. */
+  get speechOnset(): number {
+    return this.speechStart;
+  }
+
   /** First sample (padding included) of the open utterance; -1 when idle. */
   get openStart(): number {
     return this.speechStart >= 0 ? Math.max(this.lastEmittedEnd, this.speechStart - this.pad) : -1;

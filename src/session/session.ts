@@ -169,7 +169,7 @@ export class Session {
       for (let i = 0; i < probs.length; i++) {
         const wasInSpeech = this.segmenter.inSpeech;
         this.emit(this.segmenter.push(probs[i]!, rms[i]!));
-        if (!wasInSpeech && this.segmenter.inSpeech) this.hooks.onSpeechStart?.(this.segmenter.openStart / this.opts.sampleRate);
+        if (!wasInSpeech && this.segmenter.inSpeech) this.hooks.onSpeechStart?.(this.segmenter.speechOnset / this.opts.sampleRate);
       }
       this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
       if (this.segmenter.inSpeech) this.hooks.onSpeechProgress?.();
