@@ -368,7 +368,8 @@ function toResult(r: NativeResult, ms: number, batchSize: number, seconds: numbe
       ? groupWords(
           r.tokens.filter((t) => t < pieces.length).map((t, i) => ({ text: latin(pieces[t]), time: r.token_times![i]! })),
           seconds,
-        ).map((w) => ({ ...w, word: utf8(w.word) }))
+          utf8,
+        )
       : undefined;
   return {
     words,

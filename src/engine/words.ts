@@ -25,8 +25,15 @@ const APPEND = new Set([..."\"'.。,，!！?？:：”)]}、"]);
 /**
  * @param pieces  per token: its text and [start, end, probability] from the shim.
  * @param duration seconds of audio the times must stay within.
+ * @param decode  turns a word's joined token texts into its text; tokens may
+ *                carry raw bytes (one char per byte) because a character can
+ *                be split across tokens.
  */
-export function groupWords(pieces: { text: string; time: readonly [number, number, number] }[], duration: number): Word[] {
+export function groupWords(
+  pieces: { text: string; time: readonly [number, number, number] }[],
+  duration: number,
+  decode: (joined: string) => string = (x) => x,
+): Word[] {
   const raw: { text: string; start: number; end: number; probs: number[] }[] = [];
   for (const p of pieces) {
     const [start, end, prob] = p.time;
@@ -38,6 +45,7 @@ export function groupWords(pieces: { text: string; time: readonly [number, numbe
       last.probs.push(prob);
     }
   }
+  for (const w of raw) w.text = decode(w.text);
   const merged = mergePunctuation(raw);
   const out: Word[] = [];
   const median = medianDuration(merged);

@@ -231,7 +231,7 @@ export class SessionManager {
     const request = { audio: open.audio, language: this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
     this.engine.transcribe(request).then(
       (r) => {
-        if (session.openUtterance()?.id !== open.id) return void this.interims.stale++;
+        if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;
         if (judge(r, this.config.guards)) return void this.interims.dropped++;
         if (open.end <= state.appliedEnd) return void this.interims.stale++;
         state.appliedEnd = open.end;

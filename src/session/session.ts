@@ -86,6 +86,11 @@ export class Session {
     this.agreement = new LocalAgreement(textOf);
   }
 
+  /** Changes whenever an utterance (or a part of a cut one) is closed. */
+  get currentUtteranceId(): number {
+    return this.utteranceId;
+  }
+
   /** The open utterance's audio so far, or null outside speech. */
   openUtterance(): OpenUtterance | null {
     const from = this.segmenter.openStart;
