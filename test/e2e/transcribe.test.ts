@@ -16,7 +16,7 @@ describe("end to end with the embedded model (tiny.en, float32: word for word on
   const callbacks: string[] = [];
   beforeAll(async () => {
     // Long enough silence_duration that JFK's pauses do not split the sentence.
-    h = await startServer({ silence_duration: 0.8 }, { onTranscription: (text) => void callbacks.push(text) });
+    h = await startServer({ silence_duration: 0.8, capacity: { admission: true } as never }, { onTranscription: (text) => void callbacks.push(text) });
   });
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
@@ -57,7 +57,7 @@ describe("end to end with the CPU default compute type (int8)", () => {
   test("jfk.flac through the server with compute_type default: once each, within one misheard word", async () => {
     // int8 kernels differ per CPU instruction set (see EXACT_COMPUTE_TYPE); on
     // some hosts tiny.en int8 hears "so am I" for "so my" in the first utterance.
-    h = await startServer({ compute_type: "default", silence_duration: 0.8 });
+    h = await startServer({ compute_type: "default", silence_duration: 0.8, capacity: { admission: true } as never });
     const sender = await client(h.url);
     const monitor = await client(h.url);
     try {

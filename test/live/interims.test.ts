@@ -140,3 +140,34 @@ describe("interim results, word timings, VAD events (jfk.flac in real time)", ()
     expect(interims.every((i) => i.client_id === "opt-1")).toBe(true);
   });
 });
+
+describe("interim results on multilingual speech (multilingual.mp3, base model, real time)", () => {
+  let h: Harness;
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test("English then German: interims before each final, stable prefixes kept, finals in their languages", async () => {
+    h = await startServer({ model_path: "models/base", silence_duration: 0.8 });
+    const all = await decodeToPcm16(`${SHARED_AUDIO}/multilingual.mp3`);
+    // 10 s of the English paragraph, then 10 s of the German one (it starts at 31 s).
+    const pcm = concat(all.slice(0, 16000 * 10), silence(1.5), all.slice(16000 * 31, 16000 * 41), silence(1.5));
+    const sender = await client(h.url, { auth: { interim_results: true } });
+    const events = record(sender);
+    await streamPcm(sender, pcm, { clientId: "ml-live", chunkMs: 100, realtime: true });
+    const finals = () => events.filter((e) => e.event === "transcription").map((e) => e.payload as TranscriptionPayload);
+    await waitFor(() => finals().some((f) => f.end > 22), 30000, "the German final");
+    sender.disconnect();
+    const interims = events.filter((e) => e.event === "transcription_interim").map((e) => e.payload as TranscriptionInterimPayload);
+    expect(new Set(finals().map((f) => f.language))).toEqual(new Set(["en", "de"]));
+    for (const lang of ["en", "de"]) {
+      const seqs = new Set(finals().filter((f) => f.language === lang).map((f) => f.seq));
+      expect(interims.filter((i) => seqs.has(i.seq)).length).toBeGreaterThanOrEqual(2);
+    }
+    for (const f of finals()) {
+      const mine = interims.filter((i) => i.seq === f.seq);
+      for (let k = 1; k < mine.length; k++) expect(mine[k]!.stable_text.startsWith(mine[k - 1]!.stable_text)).toBe(true);
+      if (mine.length > 0) expect(f.text.startsWith(mine.at(-1)!.stable_text)).toBe(true);
+    }
+  });
+});
