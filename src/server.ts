@@ -157,9 +157,10 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       // CORS does not cover WebSocket: browsers send Origin, so check it here too.
       allowRequest: async (req, server) => {
         if (!originAllowed(corsOrigin, req.headers.get("origin"), req.headers.get("host"))) throw "origin not allowed (cors.origin)";
-        peers.remember(req, server);
+        peers.vet(req, server);
       },
     });
+    transport.on("connection", (conn: object, req: Request) => peers.connected(conn, req));
     io.bind(transport);
     bindSocketHandlers({
       io,

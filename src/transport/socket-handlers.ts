@@ -93,7 +93,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     if (io.of("/").sockets.size >= limits.max_connections) {
       return refuse("max_connections", `max_connections: this node is at max_connections (${limits.max_connections}); try again later`);
     }
-    const address = deps.peers?.addressOf(socket.client.conn.request);
+    const address = deps.peers?.addressOf(socket.client.conn);
     if (address !== undefined && deps.peers!.connections(address) >= limits.max_connections_per_ip) {
       return refuse("max_connections_per_ip", `max_connections_per_ip: ${limits.max_connections_per_ip} connections from this address already; close some first`);
     }
