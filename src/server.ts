@@ -198,11 +198,17 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       hostname: config.host,
       port: config.port,
       idleTimeout: handler.idleTimeout,
-      maxRequestBodySize: Math.max(handler.maxRequestBodySize, 64 * 1024 * 1024),
+      // Above max_upload_bytes so that the file endpoint answers an oversized upload itself (413 in OpenAI's shape).
+      maxRequestBodySize: Math.max(handler.maxRequestBodySize, config.limits.max_upload_bytes + 1024 * 1024),
       websocket: handler.websocket,
       async fetch(req, server) {
         if (new URL(req.url).pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
         return (await handleHttp(req, httpContext)) ?? new Response("not found", { status: 404 });
+      },
+      // Whatever a handler throws is logged here; the client gets no message, path or stack.
+      error(err) {
+        log.error("http handler failed", { error: String(err), stack: err.stack });
+        return Response.json({ error: { message: "internal server error", type: "server_error", param: null, code: "internal_error" } }, { status: 500 });
       },
     });
     ready = true;

@@ -36,7 +36,7 @@ beforeAll(async () => {
         max_connections_per_ip: 1000,
         max_sessions_per_socket: 16,
         idle_session_seconds: 60,
-      },
+      } as never,
     },
     { engine: new RecordingEngine() },
   );
