@@ -182,7 +182,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const httpContext: HttpContext = {
       config,
       io,
-      engine: eng,
+      // File jobs through the watch too: their answers count as engine liveness, a stall shows in /health.
+      engine: watch,
       vad,
       sessions,
       counters,
