@@ -5,7 +5,10 @@
  * engine (tiny.en, English only); the timeout case uses a second server with
  * the stand-in engine, since it never reaches the engine.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+// Real engine on a shared 2-core machine: transcripts may take longer than bun's 5 s default.
+setDefaultTimeout(60_000);
 import { SHARED_AUDIO } from "../support/audio.ts";
 import { startServer, type Harness } from "../support/harness.ts";
 import { RecordingEngine } from "../support/test-engine.ts";

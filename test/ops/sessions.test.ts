@@ -6,7 +6,10 @@
  * stand-in (these limits sit in front of the engine; access.test.ts checks
  * seq across sessions with the real engine).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+// Real engine on a shared 2-core machine: transcripts may take longer than bun's 5 s default.
+setDefaultTimeout(60_000);
 import type { Socket } from "socket.io-client";
 import { concat, silence, speak } from "../support/audio.ts";
 import { collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
