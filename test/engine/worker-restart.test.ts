@@ -4,11 +4,14 @@
  * instead of waiting forever. Real engine (tiny.en), workers killed with
  * Worker.terminate() through the engine's test hook.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import { createWhisperEngine, type WhisperEngine } from "../../src/engine/whisper.ts";
 import { SHARED_AUDIO, decodeToPcm16, toFloat } from "../support/audio.ts";
 import { waitFor } from "../support/harness.ts";
+
+// Loading the model and a reference transcript on a shared 2-core machine can pass bun's 5 s default.
+setDefaultTimeout(60_000);
 
 const TINY = path.resolve(import.meta.dir, "../../models/tiny.en");
 let engine: WhisperEngine;
