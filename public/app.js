@@ -24,7 +24,7 @@ const modeInputs = [...document.querySelectorAll('input[name="mode"]')];
 
 const params = new URLSearchParams(location.search);
 const monitorParam = params.get("monitor");
-els.clientId.value = monitorParam ?? params.get("clientId") ?? localStorage.getItem("stt.clientId") ?? `web-${Math.random().toString(36).slice(2, 10)}`;
+els.clientId.value = monitorParam ?? params.get("clientId") ?? localStorage.getItem("stt.clientId") ?? `web-${randomHex(16)}`;
 els.token.value = params.get("token") ?? "";
 const nsInput = $("noise-suppression");
 if (params.get("noiseSuppression") === "0") nsInput.checked = false;
@@ -83,8 +83,19 @@ function addTranscript(t) {
   li.scrollIntoView({ block: "nearest" });
 }
 
+// Unguessable, so nobody subscribes to this page's stream by guessing its id;
+// getRandomValues also works on plain http, where crypto.randomUUID does not exist.
+function randomHex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 function connectSocket(clientId, token) {
-  const socket = io({ transports: ["websocket", "polling"], auth: token ? { token } : undefined });
+  let resumeKey;
+  // A function, so a reconnect presents the resume key and takes the stream back at once.
+  const socket = io({ transports: ["websocket", "polling"], auth: (cb) => cb({ ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}) }) });
+  socket.on("stream_started", (p) => {
+    if (p?.clientId === clientId) resumeKey = p.resumeKey;
+  });
   setConnection("connecting", "Connecting…");
   socket.on("connect", () => setConnection("connected", `Connected as ${clientId}`));
   socket.on("disconnect", (reason) => {

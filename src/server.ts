@@ -17,6 +17,10 @@ import { registerLiveMetrics } from "./metrics/live.ts";
 import { evaluateHealth, type HealthReport } from "./metrics/health.ts";
 import { capacityFromConfig, type Capacity } from "./capacity/capacity.ts";
 import { registerCapacityMetrics } from "./capacity/metrics.ts";
+import { isLoopbackHost } from "./auth/access.ts";
+import { PeerAddresses } from "./transport/peers.ts";
+import { SeqMemory } from "./session/seq-memory.ts";
+import { startIdleReaper } from "./session/idle-reaper.ts";
 
 export interface SttServerOptions {
   /** The original server's callback, called once per delivered transcript. */
@@ -84,6 +88,10 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   let watch: EngineWatch | null = null;
   let cluster: RedisCluster | null = null;
   let capacity: Capacity | null = null;
+  let stopReaper: (() => void) | null = null;
+  const peers = new PeerAddresses();
+  // Enough to cover every live clientId several times over; older ones restart at 0.
+  const seqs = new SeqMemory(Math.max(1024, 4 * config.limits.max_sessions));
   const metrics = new ServerMetrics({
     connectedSockets: () => io.of("/").sockets.size,
     activeSessions: () => sessions?.size ?? 0,
@@ -106,6 +114,9 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     if (auth.enabled && config.cors.origin === "*") {
       log.warn('auth.tokens is set but cors.origin is "*": any web page may connect and try tokens; list your origins in cors.origin');
     }
+    if (!auth.enabled && !isLoopbackHost(config.host)) {
+      log.warn(`listening on ${config.host} without auth.tokens: anyone who can reach the port may stream, subscribe to any clientId and clean it up; set auth.tokens (scoped ones limit clients to their clientIds)`);
+    }
     vad = await SileroVad.load();
     let eng: SpeechEngine;
     if (options.engine) eng = options.engine;
@@ -122,8 +133,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     capacity = cap;
     await cap.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));
     sessions = new SessionManager(config, vad, cap.wrap(watch), {
-      onResult: (session, u, r) => deliver.deliver(u, r, () => session.seq++),
-      onInterim: (session, u, h) => deliver.interim(u, h, session.clientId, session.seq),
+      onResult: (session, u, r) => deliver.deliver(u, r, () => seqs.take(session.clientId)),
+      onInterim: (session, u, h) => deliver.interim(u, h, session.clientId, seqs.peek(session.clientId)),
       onSpeechStarted: (session, start) => deliver.speechStarted(session.clientId, start),
       shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
       onError: (socketId, code, message) => {
@@ -132,6 +143,9 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
         io.to(socketId).emit("error", { event: "transcription", code, message: message + limit });
       },
     }, log);
+    stopReaper = startIdleReaper(sessions, config.limits.idle_session_seconds, (clientId, socketId) =>
+      log.info("idle session ended", { clientId, socket: socketId, idleSeconds: config.limits.idle_session_seconds }),
+    );
     if (config.redis_url) cluster = await joinCluster(io, config.redis_url, log);
 
     const transport = new Engine({
@@ -141,10 +155,12 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       maxHttpBufferSize: config.limits.max_payload_bytes * 4 + 64 * 1024,
       cors: { origin: corsOrigin },
       // CORS does not cover WebSocket: browsers send Origin, so check it here too.
-      allowRequest: async (req) => {
+      allowRequest: async (req, server) => {
         if (!originAllowed(corsOrigin, req.headers.get("origin"), req.headers.get("host"))) throw "origin not allowed (cors.origin)";
+        peers.vet(req, server);
       },
     });
+    transport.on("connection", (conn: object, req: Request) => peers.connected(conn, req));
     io.bind(transport);
     bindSocketHandlers({
       io,
@@ -156,6 +172,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       auth,
       isStopping: () => stopping,
       admit: (clientId, socketId) => cap.admit(clientId, socketId),
+      peers,
       onRefused: (reason) => {
         metrics.connectionRefused(reason);
         if (reason === "missing_token" || reason === "invalid_token") metrics.authFailed(reason);
@@ -165,7 +182,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const httpContext: HttpContext = {
       config,
       io,
-      engine: eng,
+      // File jobs through the watch too: their answers count as engine liveness, a stall shows in /health.
+      engine: watch,
       vad,
       sessions,
       counters,
@@ -181,11 +199,17 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       hostname: config.host,
       port: config.port,
       idleTimeout: handler.idleTimeout,
-      maxRequestBodySize: Math.max(handler.maxRequestBodySize, 64 * 1024 * 1024),
+      // Above max_upload_bytes so that the file endpoint answers an oversized upload itself (413 in OpenAI's shape).
+      maxRequestBodySize: Math.max(handler.maxRequestBodySize, config.limits.max_upload_bytes + 1024 * 1024),
       websocket: handler.websocket,
       async fetch(req, server) {
         if (new URL(req.url).pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
         return (await handleHttp(req, httpContext)) ?? new Response("not found", { status: 404 });
+      },
+      // Whatever a handler throws is logged here; the client gets no message, path or stack.
+      error(err) {
+        log.error("http handler failed", { error: String(err), stack: err.stack });
+        return Response.json({ error: { message: "internal server error", type: "server_error", param: null, code: "internal_error" } }, { status: 500 });
       },
     });
     ready = true;
@@ -205,6 +229,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     };
     await Promise.race([finish(), Bun.sleep(graceMs)]);
     sessions?.stop();
+    stopReaper?.();
     io.disconnectSockets(true);
     await new Promise<void>((r) => io.close(() => r()));
     http?.stop(true);

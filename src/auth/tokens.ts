@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { FULL_ACCESS, grantOf, tokenOf, type Grant, type TokenEntry } from "./access.ts";
 
 /**
  * Shared-token authentication (config `auth.tokens`). An empty list means the
@@ -8,9 +9,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
  */
 export class TokenAuth {
   private readonly digests: Buffer[];
+  private readonly grants: Grant[];
 
-  constructor(tokens: readonly string[]) {
-    this.digests = tokens.map(digest);
+  constructor(tokens: readonly TokenEntry[]) {
+    this.digests = tokens.map((t) => digest(tokenOf(t)));
+    this.grants = tokens.map(grantOf);
   }
 
   get enabled(): boolean {
@@ -21,11 +24,26 @@ export class TokenAuth {
   check(token: unknown): null | "missing_token" | "invalid_token" {
     if (!this.enabled) return null;
     if (typeof token !== "string" || token.length === 0) return "missing_token";
-    if (token.length > 4096) return "invalid_token";
+    return this.find(token) >= 0 ? null : "invalid_token";
+  }
+
+  /** What the token may do: everything on an open server, null for a token that is not accepted. */
+  grantFor(token: unknown): Grant | null {
+    if (!this.enabled) return FULL_ACCESS;
+    if (typeof token !== "string" || token.length === 0) return null;
+    const i = this.find(token);
+    return i >= 0 ? this.grants[i]! : null;
+  }
+
+  /** Index of the token's entry or -1; every digest is compared so timing does not tell which matched. */
+  private find(token: string): number {
+    if (token.length > 4096) return -1;
     const d = digest(token);
-    let ok = false;
-    for (const known of this.digests) ok = timingSafeEqual(known, d) || ok;
-    return ok ? null : "invalid_token";
+    let found = -1;
+    this.digests.forEach((known, i) => {
+      if (timingSafeEqual(known, d) && found < 0) found = i;
+    });
+    return found;
   }
 }
 

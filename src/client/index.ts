@@ -26,7 +26,7 @@ export const SAMPLE_RATE = 16000;
 export interface ConnectOptions {
   /** Server URL, e.g. "http://localhost:2700". */
   url: string;
-  /** Stream id for sendAudio; the server puts transcripts in this room. Default: a random "ts-…" id. */
+  /** Stream id for sendAudio; the server puts transcripts in this room. Default: "ts-" and 128 random bits (hard to guess, so nobody else subscribes by accident or on purpose). */
   clientId?: string;
   /** Shared token when the server has auth.tokens (sent as the handshake's auth.token). */
   token?: string;
@@ -78,15 +78,18 @@ export class SttClient {
   private readonly subscriptions = new Set<string>();
   private readonly maxChunk: number;
   private sentSamples = 0;
+  /** From the server's stream_started: lets a reconnect take the clientId back at once. */
+  private resumeKey: string | undefined;
 
   constructor(opts: ConnectOptions) {
-    this.clientId = opts.clientId ?? `ts-${Math.random().toString(36).slice(2, 10)}`;
+    this.clientId = opts.clientId ?? `ts-${randomHex(16)}`;
     this.maxChunk = Math.max(160, Math.round((opts.maxChunkSeconds ?? 0.5) * SAMPLE_RATE));
     this.socket = io(opts.url, {
       transports: opts.transports ?? ["websocket"],
       reconnection: opts.reconnection ?? true,
       forceNew: true,
-      auth: opts.token !== undefined ? { token: opts.token } : undefined,
+      // A function so that every reconnect sends the current resume key.
+      auth: (cb) => cb({ ...(opts.token !== undefined ? { token: opts.token } : {}), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
       ...opts.socketOptions,
     });
     const s = this.socket;
@@ -103,6 +106,9 @@ export class SttClient {
     s.on("transcription", (t: TranscriptionPayload) => this.fire("transcription", t));
     s.on("error", (e: ErrorPayload) => this.fire("error", e));
     s.on("cleanup_confirmed", (c: CleanupConfirmedPayload) => this.fire("cleanup", c));
+    s.on("stream_started", (p: { clientId?: unknown; resumeKey?: unknown }) => {
+      if (p?.clientId === this.clientId && typeof p.resumeKey === "string") this.resumeKey = p.resumeKey;
+    });
   }
 
   get connectionState(): ConnectionState {
@@ -268,4 +274,9 @@ function int16ToFloat(pcm: Int16Array): Float32Array {
   const out = new Float32Array(pcm.length);
   for (let i = 0; i < pcm.length; i++) out[i] = pcm[i]! / 32768;
   return out;
+}
+
+function randomHex(bytes: number): string {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }

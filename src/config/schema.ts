@@ -18,6 +18,12 @@ export const LimitsSchema = Type.Object(
     max_events_per_second: Type.Integer({ default: 200, minimum: 1, description: "Per-socket event rate (token bucket, burst = 2 s worth)." }),
     max_queued_utterances: Type.Integer({ default: 8, minimum: 1, description: "Utterances one clientId may have waiting for the engine." }),
     max_connections: Type.Integer({ default: 10_000, minimum: 1, description: "Concurrent Socket.IO connections on this node; more are refused at connect." }),
+    max_connections_per_ip: Type.Integer({ default: 256, minimum: 1, description: "Concurrent Socket.IO connections from one client address (behind a proxy: the proxy's)." }),
+    max_sessions_per_socket: Type.Integer({ default: 16, minimum: 1, description: "clientIds one connection may stream audio for at once." }),
+    max_upload_bytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1024, description: "Largest request body of POST /v1/audio/transcriptions (multipart included), chunked or not." }),
+    max_file_seconds: Seconds(3600, 1, 86_400, "Longest audio the file endpoint transcribes; longer files are refused (413)."),
+    file_decode_timeout_seconds: Seconds(120, 0.05, 3600, "ffmpeg is killed when decoding an upload takes longer."),
+    idle_session_seconds: Seconds(60, 1, 86_400, "A session that received no audio for this long is ended (its open speech is still transcribed); the sender keeps its clientId while connected."),
   },
   { additionalProperties: false, default: {} },
 );
@@ -35,6 +41,18 @@ export const CapacitySchema = Type.Object(
     }),
   },
   { additionalProperties: false, default: {} },
+);
+
+export const ScopedTokenSchema = Type.Object(
+  {
+    token: Type.String({ minLength: 8 }),
+    clientIds: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+      minItems: 1,
+      description: 'Globs of the clientIds this token may use: "*" matches any run of characters, "?" one.',
+    }),
+    can: Type.Array(Type.Union([Type.Literal("send"), Type.Literal("subscribe"), Type.Literal("cleanup")]), { minItems: 1 }),
+  },
+  { additionalProperties: false },
 );
 
 export const ConfigSchema = Type.Object(
@@ -110,7 +128,12 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     auth: Type.Object(
-      { tokens: Type.Array(Type.String({ minLength: 8 }), { default: [] }) },
+      {
+        tokens: Type.Array(Type.Union([Type.String({ minLength: 8 }), ScopedTokenSchema]), {
+          default: [],
+          description: "Shared tokens (a string may do everything) or scoped ones ({token, clientIds, can}); empty = open server.",
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     limits: LimitsSchema,

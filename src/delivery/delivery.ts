@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import type { Hypothesis } from "../session/agreement.ts";
 import type { OpenUtterance, Utterance } from "../session/session.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
+import { clientRoom } from "../transport/rooms.ts";
 
 export interface TranscriptionDetails extends TranscriptionPayload {
   engineMs: number;
@@ -19,7 +20,7 @@ export type OnTranscription = (text: string, clientId: string, duration: number,
  * cannot occur in a clientId, so these never collide with one).
  */
 export const rooms = {
-  transcripts: (clientId: string) => clientId,
+  transcripts: clientRoom,
   interims: (clientId: string) => `interim ${clientId}`,
   vadEvents: (clientId: string) => `vad ${clientId}`,
 };

@@ -80,6 +80,10 @@ export interface WhisperEngine extends SpeechEngine {
   /** Token ids used to suppress (faster-whisper's list) and the encoded initial prompt. */
   readonly suppressIds: readonly number[];
   readonly promptIds: readonly number[];
+  /** Workers replaced after they died, since start. */
+  workerRestarts(): number;
+  /** For tests: terminates worker `i` as if it had died. */
+  killWorkerForTest(i: number): void;
 }
 
 function fromWire(e: WireError): EngineError {
@@ -100,6 +104,7 @@ class WorkerHandle {
   private nextId = 0;
   private closedResolve: (() => void) | null = null;
   private dead: string | null = null;
+  private closing = false;
 
   constructor(readonly worker: Worker) {
     worker.addEventListener("message", (ev: MessageEvent<WorkerResponse>) => {
@@ -116,6 +121,14 @@ class WorkerHandle {
       }
     });
     worker.addEventListener("error", (ev) => this.fail(`engine worker crashed: ${(ev as ErrorEvent).message ?? "unknown error"}`));
+    // A worker that ends without being asked to (terminated, exited) answers nothing more.
+    worker.addEventListener("close", () => {
+      if (!this.closing && !this.dead) this.fail("engine worker exited");
+    });
+  }
+
+  get alive(): boolean {
+    return this.dead === null;
   }
 
   private fail(message: string): void {
@@ -158,6 +171,7 @@ class WorkerHandle {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (!this.dead) {
       const closed = new Promise<void>((r) => (this.closedResolve = r));
       this.worker.postMessage({ type: "close" } satisfies WorkerRequest);
@@ -209,17 +223,13 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   tuneNativeMalloc();
   const handles: WorkerHandle[] = [];
   const ready: Extract<WorkerResponse, { type: "ready" }>[] = [];
+  const load = { modelDir: modelPath, device: c.device, computeType: c.computeType, deviceIndex: c.deviceIndex, intraThreads, interThreads: workers };
   try {
     for (let i = 0; i < workers; i++) {
       const h = new WorkerHandle(new Worker(new URL("./worker.ts", import.meta.url).href));
       handles.push(h);
       // Sequential: the first load constructs the model, the others share it.
-      ready.push(
-        await h.init({
-          type: "init",
-          load: { modelDir: modelPath, device: c.device, computeType: c.computeType, deviceIndex: c.deviceIndex, intraThreads, interThreads: workers },
-        }),
-      );
+      ready.push(await h.init({ type: "init", load }));
     }
   } catch (e) {
     await Promise.all(handles.map((h) => h.close().catch(() => {})));
@@ -253,7 +263,40 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   // One CTranslate2 call takes one prompt and one set of decoding options, so
   // a batch is split by them; live finals all share the configured prompt and
   // options and stay in a single call.
-  const executors: Executor<Item, EngineResult>[] = handles.map((h) => async (batch) => {
+  // A dead worker is replaced by a new one (the model is shared, so this is
+  // quick) and the batch it held runs once more there; if that fails too, its
+  // items fail, each reaching its own sender as engine_error.
+  let restarts = 0;
+  const replacing = new Map<number, Promise<WorkerHandle>>();
+  const replace = (slot: number): Promise<WorkerHandle> => {
+    let p = replacing.get(slot);
+    if (!p) {
+      p = (async () => {
+        const h = new WorkerHandle(new Worker(new URL("./worker.ts", import.meta.url).href));
+        try {
+          await h.init({ type: "init", load });
+        } catch (e) {
+          await h.close().catch(() => {});
+          throw e;
+        }
+        handles[slot] = h;
+        restarts++;
+        return h;
+      })().finally(() => replacing.delete(slot));
+      replacing.set(slot, p);
+    }
+    return p;
+  };
+  const runOn = async (slot: number, ...args: Parameters<WorkerHandle["run"]>) => {
+    const h = handles[slot]!;
+    if (h.alive) {
+      const r = await h.run(...args);
+      if (h.alive) return r;
+    }
+    if (closed) throw new EngineError("engine_error", "the engine is closed");
+    return (await replace(slot)).run(...args);
+  };
+  const executors: Executor<Item, EngineResult>[] = handles.map((_, slot) => async (batch) => {
     const groups = new Map<readonly number[] | null, Map<string, number[]>>();
     batch.forEach((b, i) => {
       const byOptions = groups.get(b.promptIds) ?? new Map<string, number[]>();
@@ -273,7 +316,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
         // stops early instead of burning the engine.
         const seconds = Math.max(...items.map((b) => b.audio.length)) / 16000;
         const budget = first.interim ? Math.min(decode.maxNewTokens, Math.ceil(seconds * 6) + 8) : decode.maxNewTokens;
-        const { outcomes, ms } = await h.run(
+        const { outcomes, ms } = await runOn(
+          slot,
           items.map((b) => b.audio),
           items.map((b) => b.language),
           items.map((b) => b.prefix),
@@ -350,6 +394,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
       };
     },
     poolStats: () => pool.getStats(),
+    workerRestarts: () => restarts,
+    killWorkerForTest: (i) => handles[i]?.worker.terminate(),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

@@ -1,7 +1,9 @@
-import { AudioDecodeError, decodeAudio } from "../offline/decode.ts";
+import { AudioDecodeError, AudioTooLongError, decodeAudio } from "../offline/decode.ts";
 import { toSrt, toVerboseJson, toVtt } from "../offline/format.ts";
 import { transcribeSamples } from "../offline/transcribe.ts";
-import { requireToken, type HttpContext } from "./routes.ts";
+import { requireToken, type HttpContext } from "./context.ts";
+import { JobSlots, readBodyCapped } from "./body.ts";
+import { modelLanguages } from "./languages.ts";
 
 /**
  * POST /v1/audio/transcriptions, compatible with OpenAI's transcription API
@@ -19,14 +21,12 @@ import { requireToken, type HttpContext } from "./routes.ts";
 
 export const TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions";
 const FORMATS = new Set(["json", "text", "srt", "verbose_json", "vtt"]);
-/** Upload limit (OpenAI's is 25 MB; WAV at 16 kHz is ~2 MB/min, so allow more). */
-const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
-/** File jobs run this many at a time; the rest wait in line (live streams keep priority in the engine's batching). */
-const MAX_CONCURRENT_JOBS = 2;
-const MAX_WAITING_JOBS = 32;
-
-let running = 0;
-const waiting: (() => void)[] = [];
+/**
+ * File jobs run this many at a time; the rest wait in line (live streams keep
+ * priority in the engine's batching). A job holds its slot from before its
+ * body is read, so waiting uploads cost no memory.
+ */
+const slots = new JobSlots(2, 32);
 
 export async function handleOpenAi(req: Request, ctx: HttpContext): Promise<Response | null> {
   if (new URL(req.url).pathname !== TRANSCRIPTIONS_PATH) return null;
@@ -47,25 +47,42 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   if (!/^multipart\/form-data/i.test(type)) {
     return fail(400, "invalid_request", "send multipart/form-data with a `file` field (and `model`)", null);
   }
-  const length = Number(req.headers.get("content-length") ?? 0);
-  if (length > MAX_UPLOAD_BYTES) return fail(413, "file_too_large", `uploads are limited to ${MAX_UPLOAD_BYTES >> 20} MB`, "file");
-  let form: FormData;
+  const maxBytes = ctx.config.limits.max_upload_bytes;
+  if (Number(req.headers.get("content-length") ?? 0) > maxBytes) return tooLarge(maxBytes);
+  const release = await slots.acquire();
+  if (!release) return fail(429, "too_many_requests", "too many transcription jobs in progress; retry later", null, { "Retry-After": "5" });
   try {
-    form = await req.formData();
-  } catch (err) {
-    return fail(400, "invalid_request", `could not read the multipart body: ${(err as Error).message}`, null);
+    const body = await readBodyCapped(req, maxBytes);
+    if (!body) return tooLarge(maxBytes);
+    let form: FormData;
+    try {
+      form = await new Response(body, { headers: { "content-type": type } }).formData();
+    } catch {
+      return fail(400, "invalid_request", "could not parse the multipart/form-data body", null);
+    }
+    return await transcribeForm(form, ctx, done);
+  } finally {
+    release();
   }
+}
+
+async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSeconds: number }): Promise<Response> {
+  const limits = ctx.config.limits;
 
   const file = form.get("file");
   if (file === null) return fail(400, "missing_file", "the `file` field is required (the audio to transcribe)", "file");
   if (typeof file === "string") return fail(400, "invalid_file", "`file` must be a file upload, not a text field", "file");
-  if (file.size > MAX_UPLOAD_BYTES) return fail(413, "file_too_large", `uploads are limited to ${MAX_UPLOAD_BYTES >> 20} MB`, "file");
 
   const format = text(form, "response_format") ?? "json";
   if (!FORMATS.has(format)) return fail(400, "invalid_value", `response_format must be one of ${[...FORMATS].join(", ")}`, "response_format");
   const language = text(form, "language")?.toLowerCase();
   if (language !== undefined && !/^[a-z]{2,3}$/.test(language)) {
     return fail(400, "invalid_value", "language must be an ISO 639-1 code such as \"en\"", "language");
+  }
+  const known = modelLanguages(ctx.engine.info);
+  if (language !== undefined && known && !known.has(language)) {
+    const which = known.size === 1 ? `this model only knows "${[...known][0]}"` : "this model does not know it";
+    return fail(400, "invalid_value", `language "${language}": ${which}`, "language");
   }
   const temperature = text(form, "temperature");
   if (temperature !== undefined && !(Number(temperature) >= 0 && Number(temperature) <= 1)) {
@@ -85,20 +102,20 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
     return fail(400, "invalid_value", "timestamp_granularities[]=word needs response_format=verbose_json", "timestamp_granularities");
   }
 
+  const name = (file.name || "file").slice(0, 200);
   let audio: Float32Array;
   try {
-    audio = await decodeAudio(new Uint8Array(await file.arrayBuffer()));
+    audio = await decodeAudio(new Uint8Array(await file.arrayBuffer()), {
+      timeoutMs: limits.file_decode_timeout_seconds * 1000,
+      maxSeconds: limits.max_file_seconds,
+    });
   } catch (err) {
-    if (err instanceof AudioDecodeError) return fail(400, "invalid_audio", `${file.name || "file"}: ${err.message}`, "file");
+    if (err instanceof AudioTooLongError) return fail(413, "audio_too_long", `${name}: ${err.message}`, "file");
+    if (err instanceof AudioDecodeError) return fail(400, "invalid_audio", `${name}: ${err.message}`, "file");
     throw err;
   }
-  if (audio.length === 0) return fail(400, "invalid_audio", `${file.name || "file"}: no audio samples in the file`, "file");
+  if (audio.length === 0) return fail(400, "invalid_audio", `${name}: no audio samples in the file`, "file");
 
-  if (running >= MAX_CONCURRENT_JOBS && waiting.length >= MAX_WAITING_JOBS) {
-    return fail(429, "too_many_requests", "too many transcription jobs in progress; retry later", null, { "Retry-After": "5" });
-  }
-  while (running >= MAX_CONCURRENT_JOBS) await new Promise<void>((r) => waiting.push(r));
-  running++;
   let result;
   try {
     result = await transcribeSamples(
@@ -107,11 +124,9 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
       { language, prompt, wordTimestamps },
     );
   } catch (err) {
+    // The engine's message stays in the log: it may name paths and internals.
     ctx.log.error("file transcription failed", { error: String(err) });
-    return fail(500, "engine_error", `transcription failed: ${(err as Error).message}`, null);
-  } finally {
-    running--;
-    waiting.shift()?.();
+    return fail(500, "engine_error", "transcription failed; the server log has the details", null);
   }
 
   done.audioSeconds = audio.length / 16000;
@@ -132,6 +147,10 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
 function text(form: FormData, key: string): string | undefined {
   const v = form.get(key);
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+function tooLarge(maxBytes: number): Response {
+  return fail(413, "file_too_large", `uploads are limited to ${maxBytes} bytes (max_upload_bytes)`, "file");
 }
 
 /** OpenAI's error shape: {error: {message, type, param, code}}. */

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Resampler } from "../../public/resampler.js";
 
 /**
@@ -12,20 +15,47 @@ export class AudioDecodeError extends Error {
   override name = "AudioDecodeError";
 }
 
+/**
+ * Bounds for untrusted input (the HTTP endpoint). ffmpeg only ever reads a
+ * pipe or the file it was given (never a URL a playlist points to), and only
+ * through the demuxers of ordinary audio containers.
+ */
+export interface DecodeLimits {
+  /** ffmpeg is killed after this long. */
+  timeoutMs?: number;
+  /** Longer audio is refused (ffmpeg stops decoding just past it). */
+  maxSeconds?: number;
+}
+
+/** Demuxers ffmpeg may use; a name matches a demuxer listing it (e.g. "mov" is mov,mp4,m4a,3gp). */
+export const INPUT_FORMATS = "wav,w64,mp3,flac,ogg,matroska,webm,mov,aac,amr,aiff,caf,au";
+const FFMPEG_INPUT_GUARDS = ["-protocol_whitelist", "file,pipe", "-format_whitelist", INPUT_FORMATS];
+
 /** True when the bytes start like a RIFF/WAVE file. */
 export function isWav(bytes: Uint8Array): boolean {
   return bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 4) === "WAVE";
 }
 
 /** Decodes an audio file held in memory. */
-export async function decodeAudio(bytes: Uint8Array): Promise<Float32Array> {
+export async function decodeAudio(bytes: Uint8Array, limits: DecodeLimits = {}): Promise<Float32Array> {
   if (bytes.length === 0) throw new AudioDecodeError("the audio file is empty");
   if (isWav(bytes)) {
     const wav = parseWav(bytes);
-    if (wav) return toTarget(wav.channels, wav.sampleRate);
+    if (wav) return checkDuration(toTarget(wav.channels, wav.sampleRate), limits);
     // A WAV codec we do not parse (ADPCM, µ-law...): ffmpeg knows it.
   }
-  return ffmpegDecode(bytes);
+  return checkDuration(await ffmpegDecode(bytes, undefined, limits), limits);
+}
+
+export class AudioTooLongError extends AudioDecodeError {
+  override name = "AudioTooLongError";
+}
+
+function checkDuration(samples: Float32Array, limits: DecodeLimits): Float32Array {
+  if (limits.maxSeconds !== undefined && samples.length > limits.maxSeconds * TARGET_RATE) {
+    throw new AudioTooLongError(`the audio is longer than ${limits.maxSeconds} s (max_file_seconds)`);
+  }
+  return samples;
 }
 
 /** Decodes an audio file on disk (ffmpeg reads it directly, so seekable containers work). */
@@ -123,15 +153,25 @@ function toTarget(channels: Float32Array[], rate: number): Float32Array {
   return out;
 }
 
-async function ffmpegDecode(bytes: Uint8Array | null, path?: string): Promise<Float32Array> {
+async function ffmpegDecode(bytes: Uint8Array | null, path?: string, limits: DecodeLimits = {}): Promise<Float32Array> {
   if (!Bun.which("ffmpeg")) {
     throw new AudioDecodeError("only WAV can be decoded without ffmpeg; install ffmpeg (apt-get install ffmpeg) for other formats");
   }
   const input = path ?? "pipe:0";
+  // A little past the limit, so that audio longer than it is recognised as such.
+  const cap = limits.maxSeconds !== undefined ? ["-t", String(limits.maxSeconds + 1)] : [];
   const proc = Bun.spawn(
-    ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", input, "-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", String(TARGET_RATE), "pipe:1"],
+    ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", ...FFMPEG_INPUT_GUARDS, "-i", input, "-vn", ...cap, "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", String(TARGET_RATE), "pipe:1"],
     { stdin: bytes ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" },
   );
+  let timedOut = false;
+  const timer =
+    limits.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          proc.kill("SIGKILL");
+        }, limits.timeoutMs)
+      : null;
   const stdin = proc.stdin;
   if (bytes && stdin) {
     // Write without awaiting the reader side first: ffmpeg may start emitting before it has all input.
@@ -144,11 +184,15 @@ async function ffmpegDecode(bytes: Uint8Array | null, path?: string): Promise<Fl
       }
     })();
   }
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]).finally(
+    () => timer && clearTimeout(timer),
+  );
+  if (timedOut) throw new AudioDecodeError(`decoding took longer than ${limits.timeoutMs! / 1000} s and was stopped`);
   if (code !== 0 || out.byteLength < 2) {
     // Containers whose index sits at the end (MP4/M4A with a trailing moov) cannot be read from a pipe.
-    if (bytes && !path && /moov atom not found|seek|Invalid data/i.test(err)) return viaTempFile(bytes);
-    const why = err.trim().split("\n").slice(-2).join("; ") || `ffmpeg exited with ${code} and no audio`;
+    if (bytes && !path && /moov atom not found|seek|Invalid data/i.test(err)) return viaTempFile(bytes, limits);
+    // ffmpeg names its input; a temporary path is nobody's business but ours.
+    const why = err.replaceAll(input, "input").trim().split("\n").slice(-2).join("; ") || `ffmpeg exited with ${code} and no audio`;
     throw new AudioDecodeError(`could not decode the audio: ${why}`);
   }
   const pcm = new Int16Array(out, 0, out.byteLength >> 1);
@@ -157,13 +201,15 @@ async function ffmpegDecode(bytes: Uint8Array | null, path?: string): Promise<Fl
   return f;
 }
 
-async function viaTempFile(bytes: Uint8Array): Promise<Float32Array> {
-  const tmp = `/tmp/stt-upload-${process.pid}-${crypto.randomUUID()}`;
-  await Bun.write(tmp, bytes);
+async function viaTempFile(bytes: Uint8Array, limits: DecodeLimits): Promise<Float32Array> {
+  // A directory of our own (0700) and a file only we can read: uploads are other people's audio.
+  const dir = await mkdtemp(join(tmpdir(), "stt-upload-"));
   try {
-    return await ffmpegDecode(null, tmp);
+    const file = join(dir, "input");
+    await writeFile(file, bytes, { mode: 0o600 });
+    return await ffmpegDecode(null, file, limits);
   } finally {
-    await Bun.file(tmp).delete().catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
 }
 

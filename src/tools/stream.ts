@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
 
   let stt: SttClient;
   try {
-    stt = await connect({ url: o.url, clientId: o.clientId ?? `stream-${Math.random().toString(36).slice(2, 8)}`, token: o.token });
+    stt = await connect({ url: o.url, clientId: o.clientId ?? `stream-${crypto.randomUUID()}`, token: o.token });
   } catch (err) {
     process.stderr.write(`cannot connect to ${o.url}: ${(err as Error).message}\n`);
     return 1;

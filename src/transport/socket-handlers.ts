@@ -18,12 +18,15 @@ import { rooms } from "../delivery/delivery.ts";
 import type { StreamOptions } from "../session/manager.ts";
 import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
 import type { Refusal } from "../capacity/capacity.ts";
+import { FULL_ACCESS, type Action, type Grant } from "../auth/access.ts";
+import { ClientIdClaims } from "./claims.ts";
+import type { PeerAddresses } from "./peers.ts";
 
 /** Codes added by the operations layer, on top of the protocol's ErrorCode. */
 export type TransportErrorCode = ErrorCode | "unknown_event" | "shutting_down";
 
 /** Reasons a connection is refused (the client's connect_error message starts with the reason). */
-export type RefusalReason = "missing_token" | "invalid_token" | "max_connections" | "shutting_down";
+export type RefusalReason = "missing_token" | "invalid_token" | "max_connections" | "max_connections_per_ip" | "shutting_down";
 
 /** Names a client must not be able to trigger on the server socket. */
 const RESERVED_EVENTS = new Set(["connect", "connect_error", "connection", "disconnect", "disconnecting", "error", "newListener", "removeListener"]);
@@ -52,6 +55,8 @@ export interface TransportDeps {
   onRefused?: (reason: RefusalReason) => void;
   /** Admission control at a new stream's first audio: null admits it. */
   admit?: (clientId: string, socketId: string) => Refusal | null;
+  /** Client addresses for limits.max_connections_per_ip; without it that limit is not applied. */
+  peers?: PeerAddresses;
 }
 
 /**
@@ -62,6 +67,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
   const { io, config, sessions, log, counters } = deps;
   const limits = config.limits;
   const maxChunkSamples = Math.round(limits.max_chunk_seconds * config.sample_rate);
+  const claims = new ClientIdClaims();
 
   // Connection gate: shutdown, then credentials, then the connection limit.
   // A refusal reaches the client as connect_error with `message` (and `data.code`).
@@ -82,9 +88,18 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       const bad = deps.auth.check(token);
       if (bad) return refuse(bad, AUTH_MESSAGES[bad]);
       socket.data.token = token;
+      socket.data.grant = deps.auth.grantFor(token);
     }
     if (io.of("/").sockets.size >= limits.max_connections) {
       return refuse("max_connections", `max_connections: this node is at max_connections (${limits.max_connections}); try again later`);
+    }
+    const address = deps.peers?.addressOf(socket.client.conn);
+    if (address !== undefined && deps.peers!.connections(address) >= limits.max_connections_per_ip) {
+      return refuse("max_connections_per_ip", `max_connections_per_ip: ${limits.max_connections_per_ip} connections from this address already; close some first`);
+    }
+    if (address !== undefined) {
+      deps.peers!.add(address);
+      socket.data.address = address;
     }
     next();
   });
@@ -96,8 +111,10 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       socket.emit("error", { event, code, message, ...extra });
       log.once(`${socket.id}:${code}`, `refused ${event} from socket: ${message}`, { socket: socket.id, code });
     };
-    const allowed = async (clientId: string, action: "send" | "subscribe") =>
-      deps.authorize ? await deps.authorize(socket, clientId, action) : true;
+    const grant: Grant = socket.data.grant ?? FULL_ACCESS;
+    // The token's scope first, then the embedder's hook (which knows cleanup as "send").
+    const allowed = async (clientId: string, action: Action) =>
+      grant.allows(clientId, action) && (deps.authorize ? await deps.authorize(socket, clientId, action === "cleanup" ? "send" : action) : true);
 
     socket.emit("connection_status", { status: "connected" });
 
@@ -162,20 +179,58 @@ export function bindSocketHandlers(deps: TransportDeps): void {
       if (!session || session.ownerSocketId !== socket.id) {
         if (deps.isStopping?.()) return fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams");
         if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
+        const started = await claimClientId(clientId);
+        if (!started) return;
+        // A stream refused here must not keep the clientId it just claimed.
+        const unclaim = () => started.fresh && !started.previousOwner && claims.release(clientId, socket.id);
         // Refused audio is dropped, not queued; later chunks of a refused stream are dropped quietly until retry_after_ms.
         const busy = session ? null : deps.admit?.(clientId, socket.id);
-        if (busy) return busy.notify ? fail("audio_data", "server_busy", busy.message, { retry_after_ms: busy.retryAfterMs }) : undefined;
+        if (busy) {
+          unclaim();
+          return busy.notify ? fail("audio_data", "server_busy", busy.message, { retry_after_ms: busy.retryAfterMs }) : undefined;
+        }
         const got = sessions.acquire(clientId, socket.id, { ...socketOptions, ...clientOptions.get(clientId) });
-        if (!got.ok) return fail("audio_data", got.code, got.message);
+        if (!got.ok) {
+          unclaim();
+          return fail("audio_data", got.code, got.message);
+        }
         session = got.session;
         void socket.join(rooms.transcripts(clientId));
         await joinLiveRooms(clientId, sessions.options(session));
+        if (started.fresh) socket.emit("stream_started", { clientId, resumeKey: started.resumeKey });
       }
       if (!session.push(pcm.samples)) {
         counters.refusedPayloads++;
         return fail("audio_data", "buffer_full", `session holds ${session.bufferedSeconds.toFixed(1)} s of audio, limit max_buffered_seconds is ${limits.max_buffered_seconds}`);
       }
       counters.audioSeconds += pcm.samples.length / config.sample_rate;
+    };
+
+    /** Makes this socket the clientId's sender (see claims.ts); answers the sender itself when it cannot. */
+    const claimClientId = async (clientId: string) => {
+      if (claims.ownerOf(clientId) !== socket.id && claims.countFor(socket.id) >= limits.max_sessions_per_socket) {
+        fail("audio_data", "max_sessions", `this connection streams ${limits.max_sessions_per_socket} clientIds already (max_sessions_per_socket)`);
+        return null;
+      }
+      const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+      const taken = claims.take(clientId, {
+        socketId: socket.id,
+        resumeKey: typeof auth?.resumeKey === "string" ? auth.resumeKey : undefined,
+        token: socket.data.token,
+        scoped: !grant.all,
+      });
+      if (!taken.ok) {
+        fail("audio_data", "client_id_in_use", `clientId "${clientId}" belongs to another connection while it is connected; use another clientId`);
+        return null;
+      }
+      if (taken.previousOwner) {
+        // The sender came back on a new connection before the old one timed out:
+        // the old session ends (its speech is still delivered) and the stream goes on here.
+        log.info("sender resumed its clientId on a new connection", { clientId, socket: socket.id });
+        io.in(taken.previousOwner).socketsLeave([rooms.transcripts(clientId), rooms.interims(clientId), rooms.vadEvents(clientId)]);
+        await sessions.release(clientId);
+      }
+      return taken;
     };
 
     socket.on("stream_options", async (payload: unknown, ack?: unknown) => {
@@ -241,7 +296,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         return reply?.({ ok: false, code: "invalid_payload" });
       }
       // The audio sender stays in its own room: it must keep receiving its transcripts.
-      if (sessions.get(payload.clientId)?.ownerSocketId !== socket.id) {
+      if (claims.ownerOf(payload.clientId) !== socket.id) {
         await socket.leave(rooms.transcripts(payload.clientId));
         await joinLiveRooms(payload.clientId, { interim_results: false, vad_events: false });
       }
@@ -253,12 +308,18 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         fail(event, "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
         return null;
       }
-      const session = sessions.get(payload.clientId);
-      if (session && session.ownerSocketId !== socket.id && !(await allowed(payload.clientId, "send"))) {
-        fail(event, "forbidden", `not allowed to clean up "${payload.clientId}"`);
+      const { clientId } = payload;
+      const session = sessions.get(clientId);
+      const mine = claims.ownerOf(clientId) === socket.id;
+      // A sender may always end its own stream; anyone else needs the cleanup right
+      // (the hook is asked only when there is someone else's session to end, as before).
+      if (!mine && (!grant.allows(clientId, "cleanup") || (session && !(await allowed(clientId, "cleanup"))))) {
+        fail(event, "forbidden", `not allowed to clean up "${clientId}"`);
         return null;
       }
-      return (await sessions.release(payload.clientId)) ? [payload.clientId] : [];
+      // Only the sender's own cleanup frees the clientId; someone else's just ends the session.
+      if (mine) claims.release(clientId, socket.id);
+      return (await sessions.release(clientId)) ? [clientId] : [];
     };
 
     socket.on("cleanup_client", async (payload: unknown) => {
@@ -278,6 +339,8 @@ export function bindSocketHandlers(deps: TransportDeps): void {
 
     socket.on("disconnect", async () => {
       log.forget(`${socket.id}:`);
+      if (socket.data.address !== undefined) deps.peers?.remove(socket.data.address);
+      claims.releaseSocket(socket.id);
       await Promise.all(sessions.ownedBy(socket.id).map((id) => sessions.release(id)));
     });
   });

@@ -32,7 +32,11 @@ beforeAll(async () => {
         max_events_per_second: 20,
         max_queued_utterances: 8,
         max_connections: 12,
-      },
+        // Covered in sessions.test.ts; high here so they never answer first.
+        max_connections_per_ip: 1000,
+        max_sessions_per_socket: 16,
+        idle_session_seconds: 60,
+      } as never,
     },
     { engine: new RecordingEngine() },
   );

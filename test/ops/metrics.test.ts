@@ -96,15 +96,20 @@ describe("health and metrics", () => {
   });
 
   test("/health reports stopping (503) once shutdown begins", async () => {
-    const q = await startServer({ shutdown_grace_seconds: 1 });
+    const q = await startServer({ shutdown_grace_seconds: 2 });
     const res0 = await fetch(`${q.url}/health`);
     expect(res0.status).toBe(200);
+    // Open speech (JFK's first 2 s, no trailing silence) keeps the port open
+    // while shutdown flushes and transcribes it, so /health is always reachable.
+    const speaker = await client(q.url);
+    const speech = (await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`)).subarray(0, 32000);
+    await streamPcm(speaker, speech, { clientId: "stopping-probe" });
+    await Bun.sleep(300);
     const stopping = q.stop();
-    const res = await fetch(`${q.url}/health`).catch(() => null);
-    if (res) {
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as { status: string }).status).toBe("stopping");
-    }
+    const res = await fetch(`${q.url}/health`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { status: string }).status).toBe("stopping");
     await stopping;
-  });
+    speaker.close();
+  }, 30_000);
 });

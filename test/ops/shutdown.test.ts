@@ -89,7 +89,10 @@ test(
     expect(received[0]!.map((g) => g.p.text)).toEqual(received[1]!.map((g) => g.p.text));
     expect(late === "connected").toBe(false);
     // Chunks sent after shutdown began were answered, not silently dropped.
-    if (senderErrors.length > 0) expect(senderErrors[0]!.code).toBe("shutting_down");
+    // (SIGTERM lands about 3 s into a 7 s sentence streamed in real time, and the
+    // flush alone takes longer than one 100 ms chunk, so there always are some.)
+    expect(senderErrors.length).toBeGreaterThan(0);
+    expect(new Set(senderErrors.map((e) => e.code))).toEqual(new Set(["shutting_down"]));
     expect(log).toContain("SIGTERM");
     expect(log).toContain("shutdown complete");
   },
