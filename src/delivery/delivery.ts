@@ -4,7 +4,7 @@ import type { Logger } from "../log.ts";
 import type { Hypothesis } from "../session/agreement.ts";
 import type { OpenUtterance, Utterance } from "../session/session.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
-import { clientRoom } from "../transport/rooms.ts";
+import { rooms } from "../transport/rooms.ts";
 
 export interface TranscriptionDetails extends TranscriptionPayload {
   engineMs: number;
@@ -13,17 +13,6 @@ export interface TranscriptionDetails extends TranscriptionPayload {
 
 /** The original server's hook: `onTranscription(text, clientId, duration, details)`. */
 export type OnTranscription = (text: string, clientId: string, duration: number, details: TranscriptionDetails) => void | Promise<void>;
-
-/**
- * Room names. Transcripts go to the clientId's room; interims and VAD events
- * to rooms of their own that only sockets which asked for them join (a space
- * cannot occur in a clientId, so these never collide with one).
- */
-export const rooms = {
-  transcripts: clientRoom,
-  interims: (clientId: string) => `interim ${clientId}`,
-  vadEvents: (clientId: string) => `vad ${clientId}`,
-};
 
 /**
  * Sends a transcript to the clientId's room: the audio sender joined that room

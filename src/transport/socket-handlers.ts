@@ -14,7 +14,7 @@ import {
   type CleanupConfirmedPayload,
   type ErrorCode,
 } from "./schemas.ts";
-import { rooms } from "../delivery/delivery.ts";
+import { rooms } from "./rooms.ts";
 import type { StreamOptions } from "../session/manager.ts";
 import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
 import type { Refusal } from "../capacity/capacity.ts";
