@@ -92,7 +92,7 @@ function randomHex(bytes) {
 function connectSocket(clientId, token) {
   let resumeKey;
   // A function, so a reconnect presents the resume key and takes the stream back at once.
-  const socket = io({ transports: ["websocket", "polling"], auth: (cb) => cb({ ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}) }) });
+  const socket = io({ transports: ["websocket", "polling"], auth: (cb) => cb({ resumable: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}) }) });
   socket.on("stream_started", (p) => {
     if (p?.clientId === clientId) resumeKey = p.resumeKey;
   });

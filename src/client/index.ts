@@ -89,7 +89,7 @@ export class SttClient {
       reconnection: opts.reconnection ?? true,
       forceNew: true,
       // A function so that every reconnect sends the current resume key.
-      auth: (cb) => cb({ ...(opts.token !== undefined ? { token: opts.token } : {}), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
+      auth: (cb) => cb({ resumable: true, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
       ...opts.socketOptions,
     });
     const s = this.socket;

@@ -127,6 +127,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     if (Value.Check(HandshakeStreamOptions, picked)) Object.assign(socketOptions, picked);
     else fail("connect", "invalid_payload", describeInvalid(HandshakeStreamOptions, picked, "stream options in the handshake auth"));
     const clientOptions = new Map<string, Partial<StreamOptions>>();
+    const wantsResumeKey = handshakeOptions.resumable === true || typeof handshakeOptions.resumeKey === "string";
     const joinLiveRooms = async (clientId: string, o: Pick<StreamOptions, "interim_results" | "vad_events">) => {
       await (o.interim_results ? socket.join(rooms.interims(clientId)) : socket.leave(rooms.interims(clientId)));
       await (o.vad_events ? socket.join(rooms.vadEvents(clientId)) : socket.leave(rooms.vadEvents(clientId)));
@@ -197,7 +198,8 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         session = got.session;
         void socket.join(rooms.transcripts(clientId));
         await joinLiveRooms(clientId, sessions.options(session));
-        if (started.fresh) socket.emit("stream_started", { clientId, resumeKey: started.resumeKey });
+        // Opt-in: clients of the original server must see no new event type.
+        if (started.fresh && wantsResumeKey) socket.emit("stream_started", { clientId, resumeKey: started.resumeKey });
       }
       if (!session.push(pcm.samples)) {
         counters.refusedPayloads++;

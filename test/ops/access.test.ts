@@ -150,7 +150,8 @@ describe("open server: a sender keeps its clientId while connected", () => {
   });
 
   test("the resume key from stream_started moves the stream to a new connection; nobody else's audio gets in", async () => {
-    const old = await sock(open);
+    // stream_started is opt-in: only a client that says it can resume gets a key.
+    const old = await sock(open, { auth: { resumable: true } });
     const started = new Promise<{ clientId: string; resumeKey: string }>((r) => old.once("stream_started", r));
     const monitor = await sock(open);
     await monitor.emitWithAck("subscribe_transcripts", { clientId: "mic-r" });
