@@ -296,5 +296,6 @@ export function engineConfigFrom(c: Config) {
     batchSize: c.batch_size,
     batchWaitMs: c.batch_wait_ms,
     maxQueuePerStream: c.limits.max_queued_utterances,
+    interimShare: c.interim_engine_share,
   };
 }

@@ -79,6 +79,12 @@ export const ConfigSchema = Type.Object(
     max_new_tokens: Type.Integer({ default: 200, minimum: 1, maximum: 440 }),
     initial_prompt: Type.Union([Type.String(), Type.Null()], { default: null }),
     batch_size: Type.Integer({ default: 8, minimum: 1, maximum: 64, description: "Most utterances in one engine call (cross-client batching)." }),
+    interim_engine_share: Type.Number({
+      default: 0.5,
+      minimum: 0.05,
+      maximum: 1,
+      description: "Most of the engine's time the interims of all streams may take (recent seconds); past it they thin out. Finals never wait in line behind interims.",
+    }),
     batch_wait_ms: Type.Integer({ default: 0, minimum: 0, maximum: 1000, description: "Extra wait for a fuller batch; 0 batches only what is already queued." }),
     // --- segmentation -----------------------------------------------------------
     max_segment_duration: Seconds(25, 2, 28, "Longer speech is cut at the quietest point near this limit; every part is transcribed."),
@@ -96,6 +102,7 @@ export const ConfigSchema = Type.Object(
         word_timestamps: Type.Boolean({ default: false, description: "Finals carry words [{word, start, end, probability}] in stream seconds." }),
         interim_interval: Seconds(0.6, 0.2, 5, "Seconds between interim updates of one stream (measured choice: docs/benchmarks.md)."),
         vad_events: Type.Boolean({ default: false, description: "Send speech_started when the VAD opens speech." }),
+
       },
       { additionalProperties: false, default: {} },
     ),

@@ -12,8 +12,9 @@
  *   rejected at once with an Error whose `code` is "queue_full".
  * - Interim requests (best-effort live hypotheses) wait in a lane of their own:
  *   at most one per stream (a newer one supersedes it, rejecting the older with
- *   code "superseded"), dispatched only when no final request waits, settled
- *   as soon as they finish (no ordering with finals).
+ *   code "superseded"), dispatched only when no final request waits and while
+ *   interims have taken less than `interimShare` of the executors' time
+ *   lately, settled as soon as they finish (no ordering with finals).
  */
 
 export interface PoolStats {
@@ -49,7 +50,16 @@ export interface PoolOptions {
   batchSize: number;
   batchWaitMs: number;
   maxQueuePerStream: number;
+  /**
+   * Most of the executors' time interims may take (0..1, over the last few
+   * seconds); past it interims wait and newer ones replace them, so with many
+   * streams interims thin out before finals slow down. Default 0.5.
+   */
+  interimShare?: number;
 }
+
+/** Window over which the interims' share of executor time is measured (ms). */
+const SHARE_WINDOW_MS = 4000;
 
 /** Runs one batch; resolves with one outcome per request, in order. */
 export type Executor<Req, Res> = (batch: Req[]) => Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
@@ -120,6 +130,9 @@ export class BatchPool<Req, Res> {
   private readonly order: string[] = [];
   /** Waiting interim request per stream, oldest first (Map keeps insertion order). */
   private readonly interims = new Map<string, Job<Req, Res>>();
+  /** Executor time spent on interims, decayed over SHARE_WINDOW_MS. */
+  private interimBusy = { ms: 0, at: performance.now() };
+  private interimTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly idle: number[] = [];
   private readonly busy = new Set<number>();
   private queued = 0;
@@ -229,6 +242,8 @@ export class BatchPool<Req, Res> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.interimTimer) clearTimeout(this.interimTimer);
+    this.interimTimer = null;
     for (const job of this.interims.values()) job.reject(new PoolClosedError());
     this.interims.clear();
     for (const key of this.order.splice(0)) {
@@ -243,9 +258,29 @@ export class BatchPool<Req, Res> {
     if (this.inFlight > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
   }
 
+  /** Interims' share of executor time over the recent window (0..1). */
+  interimLoad(): number {
+    this.decayInterimBusy();
+    return this.interimBusy.ms / (SHARE_WINDOW_MS * this.executors.length);
+  }
+
+  private decayInterimBusy(): void {
+    const now = performance.now();
+    this.interimBusy.ms *= Math.exp(-(now - this.interimBusy.at) / SHARE_WINDOW_MS);
+    this.interimBusy.at = now;
+  }
+
   private schedule(): void {
-    // Interims only take an executor no final is waiting for.
-    while (!this.closed && this.idle.length > 0 && this.queued === 0 && this.interims.size > 0) {
+    // Interims only take an executor no final is waiting for, and only while
+    // they have used less than their share of the executors lately.
+    const share = this.opts.interimShare ?? 0.5;
+    if (this.interims.size > 0 && this.queued === 0 && this.idle.length > 0 && this.interimLoad() >= share && !this.interimTimer && !this.closed) {
+      this.interimTimer = setTimeout(() => {
+        this.interimTimer = null;
+        this.schedule();
+      }, 100);
+    }
+    while (!this.closed && this.idle.length > 0 && this.queued === 0 && this.interims.size > 0 && this.interimLoad() < share) {
       const batch: Job<Req, Res>[] = [];
       for (const [key, job] of this.interims) {
         if (batch.length >= this.opts.batchSize) break;
@@ -328,6 +363,10 @@ export class BatchPool<Req, Res> {
       .finally(() => {
         if (finals) this.stats.batchMs.add(performance.now() - now);
         this.stats.busyMs += performance.now() - now;
+        if (!finals) {
+          this.decayInterimBusy();
+          this.interimBusy.ms += performance.now() - now;
+        }
         this.inFlight -= batch.length;
         this.busy.delete(slot);
         this.idle.push(slot);

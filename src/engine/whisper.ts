@@ -40,6 +40,8 @@ export interface WhisperEngineConfig {
   batchWaitMs: number;
   /** Waiting utterances per stream before "queue_full" (default 8). */
   maxQueuePerStream: number;
+  /** Most of the executors' time interim requests may take (default 0.5). */
+  interimShare: number;
 }
 
 export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
@@ -56,6 +58,7 @@ export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
   batchSize: 8,
   batchWaitMs: 0,
   maxQueuePerStream: 8,
+  interimShare: 0.5,
 };
 
 /** An engine error: `code` is a shim status name ("invalid_audio", "no_cuda", ...) or "queue_full". */
@@ -344,6 +347,7 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     batchSize: Math.max(1, Math.floor(c.batchSize)),
     batchWaitMs: Math.max(0, c.batchWaitMs),
     maxQueuePerStream: Math.max(1, Math.floor(c.maxQueuePerStream)),
+    interimShare: c.interimShare,
   });
 
   const info: EngineInfo = {

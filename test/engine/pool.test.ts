@@ -131,4 +131,24 @@ describe("BatchPool", () => {
     expect(await late).toBe("engine_closed");
     expect(await busy).toBe("done f0");
   });
+
+  test("interims keep to their share of the executors' time; newer ones replace those held back", async () => {
+    const { batches, exec } = recorder(50);
+    const pool = new BatchPool([exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8, interimShare: 0.25 });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      void pool.submit({ id: `i${i}` }, "s", "interim").then(
+        () => outcomes.push("done"),
+        (e: { code?: string }) => outcomes.push(e.code ?? "?"),
+      );
+      await Bun.sleep(20);
+    }
+    // One batch may start just under the limit and overshoot it by its own length.
+    expect(pool.interimLoad()).toBeLessThanOrEqual(0.25 + 50 / 4000 + 0.01);
+    expect(outcomes.filter((o) => o === "superseded").length).toBeGreaterThan(0);
+    expect(batches.length).toBeLessThan(60);
+    // A final is never held back by the share.
+    expect(await pool.submit({ id: "f" }, "s")).toBe("done f");
+    await pool.close();
+  });
 });
