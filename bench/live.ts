@@ -18,9 +18,9 @@
 import { io as connect } from "socket.io-client";
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { TranscriptionInterimPayload, TranscriptionPayload } from "../src/transport/schemas.ts";
-import type { ServerStats } from "../src/server.ts";
 import { JFK_TEXT, normalizeText, speak, wordErrorRate, decodeToPcm16, SHARED_AUDIO } from "../test/support/audio.ts";
 import { percentile, rng } from "./lib/speech.ts";
+import { ServerProcess } from "./lib/server-process.ts";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -59,25 +59,8 @@ async function loadClips(): Promise<Clip[]> {
   return clips;
 }
 
-// --- server in its own process ---------------------------------------------------------
-type ChildMsg = { type: "ready"; port: number } | { type: "stats"; server: ServerStats; cpuMs: number; lag: number[] };
-let child: ReturnType<typeof Bun.spawn> | null = null;
-const inbox: ((m: ChildMsg) => void)[] = [];
-async function startServer(config: object): Promise<string> {
-  const ready = new Promise<number>((resolve) => inbox.push((m) => m.type === "ready" && resolve(m.port)));
-  child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], { stdout: "inherit", stderr: "inherit", ipc: (m: ChildMsg) => inbox.shift()?.(m) });
-  return `http://127.0.0.1:${await ready}`;
-}
-async function serverStats(): Promise<Extract<ChildMsg, { type: "stats" }>> {
-  const got = new Promise<Extract<ChildMsg, { type: "stats" }>>((resolve) => inbox.push((m) => m.type === "stats" && resolve(m)));
-  child!.send({ type: "stats" });
-  return got;
-}
-async function stopServer(): Promise<void> {
-  child!.send({ type: "stop" });
-  await child!.exited;
-  child = null;
-}
+// --- server in its own process: bench/lib/server-process.ts -----------------------------
+const server = new ServerProcess();
 
 // --- one client --------------------------------------------------------------------------
 interface Interim extends TranscriptionInterimPayload {
@@ -188,7 +171,7 @@ function analyse(logs: ClientLog[]) {
 }
 
 async function run(clips: Clip[], n: number, interims: boolean, silence: number) {
-  const url = await startServer({
+  const url = await server.start({
     host: "127.0.0.1",
     port: 0,
     enable_logging: false,
@@ -198,12 +181,12 @@ async function run(clips: Clip[], n: number, interims: boolean, silence: number)
     limits: { max_queued_utterances: 64 },
     capacity: { admission: false }, // measure the engine's own behaviour; bench:overload measures admission
   });
-  await serverStats(); // reset the child's counters window
+  await server.stats(); // reset the child's counters window
   const t0 = performance.now();
   const logs = await Promise.all(Array.from({ length: n }, (_, k) => runClient(url, `live-${n}-${k}`, clips, SECONDS, SEED * 100 + k, interims)));
   const wallMs = performance.now() - t0;
-  const st = await serverStats();
-  await stopServer();
+  const st = await server.stats();
+  await server.stop();
   const busy = (st.server.engineBusyMs ?? 0) / wallMs;
   return { clients: n, interims, silence, ...analyse(logs), engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards };
 }

@@ -16,6 +16,7 @@ import { mkdirSync } from "node:fs";
 import type { TranscriptionPayload } from "../src/transport/schemas.ts";
 import type { ServerStats } from "../src/server.ts";
 import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
+import { ServerProcess, type ChildStats } from "./lib/server-process.ts";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -62,34 +63,11 @@ interface ClientResult {
   errors: string[];
 }
 
-// --- the server under test ---------------------------------------------------------
-type ChildMsg =
-  | { type: "ready"; port: number }
-  | { type: "stats"; cpuMs: number; rss: number; lag: number[]; server: ServerStats; engineMsBySeq: Record<string, number> };
-let child: ReturnType<typeof Bun.spawn> | null = null;
-const inbox: ((m: ChildMsg) => void)[] = [];
-async function startChild(config: typeof SERVER_CONFIG): Promise<string> {
-  const ready = new Promise<number>((resolve) => inbox.push((m) => m.type === "ready" && resolve(m.port)));
-  child = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], {
-    stdout: "inherit",
-    stderr: "inherit",
-    ipc: (m: ChildMsg) => inbox.shift()?.(m),
-  });
-  return `http://127.0.0.1:${await ready}`;
-}
-async function stopChild(): Promise<void> {
-  const c = child as import("bun").Subprocess | null;
-  if (!c) return;
-  c.send({ type: "stop" });
-  await c.exited;
-  child = null;
-}
-async function childStats(): Promise<Extract<ChildMsg, { type: "stats" }> | null> {
-  if (!child) return null;
-  const p = new Promise<ChildMsg>((r) => inbox.push(r));
-  child.send({ type: "stats" });
-  return (await p) as Extract<ChildMsg, { type: "stats" }>;
-}
+// --- the server under test: bench/lib/server-process.ts ---------------------------------
+const server = new ServerProcess();
+const startChild = (config: typeof SERVER_CONFIG) => server.start(config);
+const stopChild = () => server.stop();
+const childStats = async (): Promise<ChildStats | null> => (server.running ? server.stats() : null);
 
 // --- engine-only floor: faster-whisper one utterance at a time ----------------------
 async function engineFloor(clips: Clip[]): Promise<{ meanMs: number; perClip: Record<string, number> }> {

@@ -20,6 +20,7 @@ import { io as connect, type Socket } from "socket.io-client";
 import { mkdirSync } from "node:fs";
 import type { ErrorPayload, TranscriptionPayload } from "../src/transport/schemas.ts";
 import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
+import { ServerProcess } from "./lib/server-process.ts";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -42,37 +43,6 @@ const baseConfig = {
   cpu_threads: Number(arg("threads", "2")),
   limits: { max_sessions: 1000, max_queued_utterances: 64 },
 };
-
-// --- server process (bench/lib/server-child.ts) ------------------------------------------
-type Stats = { type: "stats"; cpuMs: number; rss: number; lag: number[] };
-class Child {
-  private readonly inbox: ((m: { type: string; port?: number }) => void)[] = [];
-  private proc: ReturnType<typeof Bun.spawn> | null = null;
-  url = "";
-  async start(config: object): Promise<void> {
-    const ready = new Promise<number>((r) => this.inbox.push((m) => r(m.port!)));
-    this.proc = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], {
-      stdout: "inherit",
-      stderr: "inherit",
-      ipc: (m) => this.inbox.shift()?.(m),
-    });
-    this.url = `http://127.0.0.1:${await ready}`;
-  }
-  async stats(): Promise<Stats> {
-    const p = new Promise<Stats>((r) => this.inbox.push(r as never));
-    (this.proc as import("bun").Subprocess).send({ type: "stats" });
-    return p;
-  }
-  async stop(): Promise<void> {
-    const p = this.proc as import("bun").Subprocess;
-    p.send({ type: "stop" });
-    await p.exited;
-  }
-  async ready(): Promise<{ status: number; body: { capacity_streams: number | null; admitted_streams: number } }> {
-    const res = await fetch(`${this.url}/ready`);
-    return { status: res.status, body: (await res.json()) as never };
-  }
-}
 
 // --- one real-time client --------------------------------------------------------------
 interface ClientResult {
@@ -152,7 +122,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
 }
 
 // --- steps --------------------------------------------------------------------------------
-async function runStep(child: Child, n: number, clips: Clip[], label: string) {
+async function runStep(child: ServerProcess, n: number, clips: Clip[], label: string) {
   const rand = rng(SEED * 1000 + n);
   await child.stats(); // resets the lag window
   const t0 = performance.now();
@@ -181,7 +151,7 @@ async function runStep(child: Child, n: number, clips: Clip[], label: string) {
 }
 
 /** Until the streams are gone and the engine's backlog (admission off) has drained, so steps do not overlap. */
-async function settle(child: Child): Promise<void> {
+async function settle(child: ServerProcess): Promise<void> {
   const until = performance.now() + 120_000;
   const queued = async () => Number(/^stt_engine_queue_depth (\S+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1] ?? 0);
   while (performance.now() < until && ((await child.ready()).body.admitted_streams > 0 || (await queued()) > 0)) await Bun.sleep(250);
@@ -192,7 +162,7 @@ const clips = await loadClips();
 console.error(`[overload] seed ${SEED}, ${clips.length} clips, ${SECONDS} s per step, steps ${STEPS.join(",")}× capacity`);
 
 // Warm-up with admission on: the server learns its engine cost from real traffic, then says its capacity.
-const on = new Child();
+const on = new ServerProcess();
 await on.start({ ...baseConfig, capacity: { admission: true, max_latency: MAX_LATENCY } });
 await runStep(on, 3, clips, "warmup");
 await settle(on);
@@ -201,7 +171,7 @@ console.error(`[overload] measured capacity: ${capacity} streams`);
 
 const rows: Record<string, unknown>[] = [];
 for (const mode of ["admission on", "admission off"] as const) {
-  const child = mode === "admission on" ? on : new Child();
+  const child = mode === "admission on" ? on : new ServerProcess();
   if (mode === "admission off") await child.start({ ...baseConfig, capacity: { admission: false, max_latency: MAX_LATENCY } });
   for (const x of STEPS) {
     const n = Math.max(1, Math.round(x * capacity));

@@ -1,0 +1,58 @@
+/**
+ * The server under benchmark in its own process (bench/lib/server-child.ts),
+ * so load generators do not share its CPU or event loop. `stats()` asks it for
+ * its figures since the previous call: CPU time, RSS, event-loop lag samples,
+ * the server's own stats and the engine time of each delivered transcript.
+ */
+import type { ServerStats } from "../../src/server.ts";
+
+export interface ChildStats {
+  type: "stats";
+  cpuMs: number;
+  rss: number;
+  lag: number[];
+  server: ServerStats;
+  /** Engine milliseconds of each transcript, by "clientId:seq". */
+  engineMsBySeq: Record<string, number>;
+}
+
+export class ServerProcess {
+  private readonly inbox: ((m: { type: string; port?: number }) => void)[] = [];
+  private proc: import("bun").Subprocess | null = null;
+  url = "";
+
+  async start(config: object): Promise<string> {
+    const ready = new Promise<number>((r) => this.inbox.push((m) => r(m.port!)));
+    this.proc = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], {
+      stdout: "inherit",
+      stderr: "inherit",
+      ipc: (m) => this.inbox.shift()?.(m),
+    });
+    this.url = `http://127.0.0.1:${await ready}`;
+    return this.url;
+  }
+
+  get running(): boolean {
+    return this.proc !== null;
+  }
+
+  async stats(): Promise<ChildStats> {
+    const p = new Promise<ChildStats>((r) => this.inbox.push(r as never));
+    this.proc!.send({ type: "stats" });
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    p.send({ type: "stop" });
+    await p.exited;
+    this.proc = null;
+  }
+
+  /** GET /ready: whether the node admits new streams, and its capacity figures. */
+  async ready(): Promise<{ status: number; body: { capacity_streams: number | null; admitted_streams: number } }> {
+    const res = await fetch(`${this.url}/ready`);
+    return { status: res.status, body: (await res.json()) as never };
+  }
+}
