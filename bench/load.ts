@@ -14,7 +14,6 @@
 import { io as connect, type Socket } from "socket.io-client";
 import { mkdirSync } from "node:fs";
 import type { TranscriptionPayload } from "../src/transport/schemas.ts";
-import type { ServerStats } from "../src/server.ts";
 import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
 import { ServerProcess, type ChildStats } from "./lib/server-process.ts";
 
