@@ -34,6 +34,8 @@ export interface SttServerOptions {
    * CTranslate2 engine from model_path.
    */
   engine?: SpeechEngine;
+  /** An already-loaded Silero VAD (tests inject faults through its hook); the server then leaves it open on stop. */
+  vad?: SileroVad;
 }
 
 export interface SttServer {
@@ -117,7 +119,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     if (!auth.enabled && !isLoopbackHost(config.host)) {
       log.warn(`listening on ${config.host} without auth.tokens: anyone who can reach the port may stream, subscribe to any clientId and clean it up; set auth.tokens (scoped ones limit clients to their clientIds)`);
     }
-    vad = await SileroVad.load();
+    vad = options.vad ?? (await SileroVad.load());
     let eng: SpeechEngine;
     if (options.engine) eng = options.engine;
     else {
@@ -235,7 +237,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     http?.stop(true);
     await cluster?.close();
     if (ownsEngine) await engine?.close();
-    await vad?.close();
+    if (!options.vad) await vad?.close();
   }
 
   function health(): Promise<HealthReport> {

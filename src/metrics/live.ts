@@ -4,7 +4,7 @@ import type { SessionManager } from "../session/manager.ts";
 /**
  * Live-result figures on GET /metrics: what happened to interim requests and
  * how often the hallucination guards retried or dropped a result (live and
- * file transcriptions share the counters). Read at scrape time.
+ * file transcriptions share the counters), and VAD failures. Read at scrape time.
  */
 export function registerLiveMetrics(registry: Registry, get: () => SessionManager | null): void {
   const registers = [registry];
@@ -28,6 +28,16 @@ export function registerLiveMetrics(registry: Registry, get: () => SessionManage
     collect() {
       this.reset();
       for (const [reason, n] of get()?.guardCounters.dropped ?? []) if (n > 0) this.labels(reason).inc(n);
+    },
+  });
+  new Counter({
+    name: "stt_vad_failures_total",
+    help: "Chunks of a stream whose VAD scoring failed; their frames were counted as silence (other streams unaffected).",
+    registers,
+    collect() {
+      this.reset();
+      const n = get()?.vadFailures ?? 0;
+      if (n > 0) this.inc(n);
     },
   });
   new Counter({

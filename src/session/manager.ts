@@ -58,6 +58,8 @@ export class SessionManager {
   private readonly opts: SessionOptions;
   private timer: ReturnType<typeof setInterval> | null = null;
   utterances = 0;
+  /** Chunks whose VAD scoring failed and were counted as silence. */
+  vadFailures = 0;
   readonly guardCounters: GuardCounters = newGuardCounters();
   readonly interims: InterimCounters = { requested: 0, emitted: 0, shed: 0, superseded: 0, stale: 0, dropped: 0 };
 
@@ -109,7 +111,10 @@ export class SessionManager {
       this.opts,
       {
         onUtterance: (u) => this.dispatch(session, u),
-        onVadError: (err) => this.log.error("VAD failed; frames skipped", { clientId, error: String(err) }),
+        onVadError: (err) => {
+          this.vadFailures++;
+          this.log.once(`vad:${clientId}`, "VAD failed; the chunk's frames count as silence (logged once per stream)", { clientId, error: String(err) });
+        },
         onSpeechStart: (start) => this.hooks.onSpeechStarted?.(session, start),
         onSpeechProgress: () => this.maybeInterim(session),
       },
@@ -149,6 +154,7 @@ export class SessionManager {
     this.sessions.delete(clientId);
     await session.close();
     this.live.delete(session);
+    this.log.forget(`vad:${clientId}`);
     return true;
   }
 

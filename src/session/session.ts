@@ -48,6 +48,7 @@ export function sessionOptionsFrom(config: Config, bufferSeconds = config.limits
 
 export interface SessionHooks {
   onUtterance(u: Utterance): void;
+  /** A chunk's frames could not be scored; they were counted as silence. */
   onVadError(err: unknown): void;
   /** The VAD opened speech at `start` (stream seconds). */
   onSpeechStart?(start: number): void;
@@ -170,7 +171,12 @@ export class Session {
         rms.push(rootMeanSquare(frame));
       }
       this.queuedTo += available * VAD_FRAME;
-      const probs = await this.vad.score(this.vadState, frames);
+      const probs = await this.vad.score(this.vadState, frames, this.clientId).catch((err: unknown) => {
+        // These frames are already behind queuedTo: the segmenter must still
+        // count them, or every later utterance is cut from shifted audio.
+        this.hooks.onVadError(err);
+        return new Float32Array(frames.length);
+      });
       for (let i = 0; i < probs.length; i++) {
         const wasInSpeech = this.segmenter.inSpeech;
         this.emit(this.segmenter.push(probs[i]!, rms[i]!));

@@ -30,10 +30,21 @@ export function newVadState(): VadStreamState {
 
 interface Pending {
   stream: VadStreamState;
+  key: string;
   frames: Float32Array[];
+  /** Index of the frame whose scoring fails (test hook), or -1. */
+  faultAt: number;
   resolve: (probs: Float32Array) => void;
   reject: (err: Error) => void;
 }
+
+/**
+ * Test hook: called once per chunk a stream queues; returns the index of the
+ * frame whose scoring is to fail, or -1. Set on the instance by code that
+ * built it (never from the config), so a test can make one stream's VAD fail
+ * inside the real batched path.
+ */
+export type VadFault = (key: string, frames: readonly Float32Array[]) => number;
 
 export class SileroVad {
   private queue: Pending[] = [];
@@ -41,6 +52,8 @@ export class SileroVad {
   /** Frames scored so far, for metrics and benchmarks. */
   framesScored = 0;
   inferenceCalls = 0;
+  /** Test hook: see VadFault. */
+  fault: VadFault | null = null;
 
   private constructor(private readonly session: ort.InferenceSession) {}
 
@@ -60,11 +73,14 @@ export class SileroVad {
   /**
    * Speech probability for each frame, in order, advancing the stream's state.
    * Calls for the same stream must not overlap (a session awaits its previous call).
+   * Rejects when this stream's frames could not be scored; other streams
+   * batched in the same cycle are unaffected, and the stream's next call
+   * scores normally.
    */
-  score(stream: VadStreamState, frames: Float32Array[]): Promise<Float32Array> {
+  score(stream: VadStreamState, frames: Float32Array[], key = ""): Promise<Float32Array> {
     if (frames.length === 0) return Promise.resolve(new Float32Array(0));
     return new Promise((resolve, reject) => {
-      this.queue.push({ stream, frames, resolve, reject });
+      this.queue.push({ stream, key, frames, faultAt: this.fault?.(key, frames) ?? -1, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -76,32 +92,51 @@ export class SileroVad {
         const jobs = this.queue;
         this.queue = [];
         const out = jobs.map((j) => new Float32Array(j.frames.length));
-        try {
-          // Step t batches frame t of every job still having one: state is
-          // sequential within a stream, parallel across streams.
-          const steps = Math.max(...jobs.map((j) => j.frames.length));
-          for (let t = 0; t < steps; t++) {
-            const active: number[] = [];
-            for (let k = 0; k < jobs.length; k++) if (t < jobs[k]!.frames.length) active.push(k);
-            const probs = await this.infer(
-              active.map((k) => jobs[k]!.stream),
-              active.map((k) => jobs[k]!.frames[t]!),
-            );
-            active.forEach((k, i) => {
-              out[k]![t] = probs[i]!;
-            });
+        const failed = new Map<number, Error>();
+        // Step t batches frame t of every job still having one: state is
+        // sequential within a stream, parallel across streams.
+        const steps = Math.max(...jobs.map((j) => j.frames.length));
+        for (let t = 0; t < steps; t++) {
+          const active: number[] = [];
+          for (let k = 0; k < jobs.length; k++) if (t < jobs[k]!.frames.length && !failed.has(k)) active.push(k);
+          if (active.length === 0) break;
+          try {
+            const probs = await this.infer(active.map((k) => jobs[k]!), t);
+            active.forEach((k, i) => (out[k]![t] = probs[i]!));
+          } catch (batchErr) {
+            // One stream's bad frame must not cost the others theirs: score
+            // each alone (infer leaves every state untouched when it throws).
+            if (active.length === 1) failed.set(active[0]!, batchErr as Error);
+            else
+              for (const k of active) {
+                try {
+                  out[k]![t] = (await this.infer([jobs[k]!], t))[0]!;
+                } catch (err) {
+                  failed.set(k, err as Error);
+                }
+              }
           }
-          jobs.forEach((j, i) => j.resolve(out[i]!));
-        } catch (err) {
-          for (const j of jobs) j.reject(err as Error);
         }
+        jobs.forEach((j, k) => {
+          const err = failed.get(k);
+          if (!err) return j.resolve(out[k]!);
+          // The recurrent state stays as of the last frame scored (Silero's
+          // state shapes its next seconds of output, a reset would act like a
+          // cold start); the context must join the frame that comes next.
+          j.stream.context.set(j.frames.at(-1)!.subarray(VAD_FRAME - CONTEXT));
+          j.reject(err);
+        });
       }
     } finally {
       this.running = false;
     }
   }
 
-  private async infer(streams: VadStreamState[], frames: Float32Array[]): Promise<Float32Array> {
+  /** Scores frame `t` of each job in one call; changes no state when it throws. */
+  private async infer(jobs: Pending[], t: number): Promise<Float32Array> {
+    const streams = jobs.map((j) => j.stream);
+    const frames = jobs.map((j) => j.frames[t]!);
+    if (jobs.some((j) => j.faultAt === t)) throw new Error("VAD fault injected (test hook)");
     const n = streams.length;
     const input = new Float32Array(n * (CONTEXT + VAD_FRAME));
     const state = new Float32Array(2 * n * STATE);
