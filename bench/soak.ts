@@ -135,7 +135,7 @@ function newSocket(id: string): Promise<Socket> {
     transports: random() < 0.8 ? ["websocket"] : ["polling", "websocket"],
     forceNew: true,
     reconnection: false,
-    auth: resumeKey ? { resumeKey } : undefined,
+    auth: { resumable: true, ...(resumeKey ? { resumeKey } : {}) },
   });
   s.on("error", (e: ErrorPayload) => stats.errors.set(e.code, (stats.errors.get(e.code) ?? 0) + 1));
   s.on("stream_started", (p: { clientId: string; resumeKey: string }) => resumeKeys.set(p.clientId, p.resumeKey));
