@@ -3,6 +3,20 @@ import { ConfigSchema, type Config } from "./schema.ts";
 
 export const DEFAULT_CONFIG_PATH = "data/configuration/stt.server.settings.json";
 
+/**
+ * Every environment variable the server, its tools and the native binding
+ * read. Nothing else is taken from the environment: settings belong in the
+ * config file. (test/config checks the code reads no variable missing here.)
+ */
+export const ENVIRONMENT: Readonly<Record<string, string>> = {
+  STT_CONFIG: "Path of the config file when --config is not given (default data/configuration/stt.server.settings.json).",
+  STT_WHISPER_LIB: "Path of the native library libsttwhisper.so (default native/build/libsttwhisper.so beside the checkout).",
+  MALLOC_MMAP_THRESHOLD_: "glibc's own setting; when set, the server leaves its mmap-threshold tuning of the native heap to it.",
+  MALLOC_ARENA_MAX: "glibc's own setting; when set, the server leaves its arena-count tuning of the native heap to it.",
+  STT_URL: "bun run stream (src/tools/stream.ts): the server to stream to, when --url is not given.",
+  STT_TOKEN: "bun run stream (src/tools/stream.ts): the bearer token, when --token is not given.",
+};
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig, resolveConfig } from "../../src/config/load.ts";
+import { resolve } from "node:path";
+import { ConfigError, ENVIRONMENT, loadConfig, resolveConfig } from "../../src/config/load.ts";
 
 describe("configuration", () => {
   test("defaults keep the original server's keys and values", () => {
@@ -59,5 +60,17 @@ describe("configuration", () => {
     const out = (await new Response(p.stdout).text()) + (await new Response(p.stderr).text());
     expect(code).toBe(2);
     expect(out).toContain('"silence_duration"');
+  });
+
+  test("every environment variable the code reads is declared, with a description", async () => {
+    const names = new Set<string>();
+    for (const dir of ["src", "ffi"]) {
+      for await (const file of new Bun.Glob("**/*.ts").scan(resolve(import.meta.dir, "../..", dir))) {
+        const text = await Bun.file(resolve(import.meta.dir, "../..", dir, file)).text();
+        for (const m of text.matchAll(/\b(?:process\.env|Bun\.env|env)(?:\.([A-Z][A-Z0-9_]*)|\[["']([A-Z][A-Z0-9_]*)["']\])/g)) names.add(m[1] ?? m[2]!);
+      }
+    }
+    expect(names.size).toBeGreaterThan(3);
+    expect([...names].filter((n) => (ENVIRONMENT[n]?.length ?? 0) < 20)).toEqual([]);
   });
 });
