@@ -10,6 +10,10 @@
  *   await stt.cleanup(); // closes open speech; its transcript still arrives
  *   stt.close();
  *
+ * Live results: connect with `interimResults: true` (and `wordTimestamps`,
+ * `vadEvents`) and listen to "interim" / "speechStarted"; `finalize()` closes
+ * the open utterance at once (push-to-talk release, end of a turn).
+ *
  * Resampling: band-limited (Kaiser-windowed sinc, linear phase, cutoff at
  * 0.95 × 8 kHz, 16 zero crossings), with history kept across sendAudio calls
  * so chunk boundaries are seamless. See public/resampler.js, which the browser
@@ -17,18 +21,70 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { Resampler, floatToPcm16 } from "../../public/resampler.js";
-import type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload } from "../transport/schemas.ts";
+import type { Static } from "@sinclair/typebox";
+import type {
+  CleanupConfirmedPayload,
+  ErrorPayload,
+  HandshakeStreamOptions,
+  SpeechStartedPayload,
+  TranscriptionInterimPayload,
+  TranscriptionPayload,
+  WordPayload,
+} from "../transport/schemas.ts";
 
-export type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload };
+export type { CleanupConfirmedPayload, ErrorPayload, SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload, WordPayload };
+
+/** The wire (snake_case) form of the live-result options, as the server validates them. */
+export type WireStreamOptions = Static<typeof HandshakeStreamOptions>;
+
+/** Live-result options of a stream; unset ones keep the server's `streams.*` defaults. */
+export interface StreamOptions {
+  /** `transcription_interim` events (the "interim" listener) while a person speaks. */
+  interimResults?: boolean;
+  /** Finals carry `words: [{word, start, end, probability}]` in stream seconds. */
+  wordTimestamps?: boolean;
+  /** Seconds between interim updates (0.2 to 5; server default 0.6). */
+  interimInterval?: number;
+  /** `speech_started` events (the "speechStarted" listener) when the VAD opens speech. */
+  vadEvents?: boolean;
+}
+
+/** What the server applies to a stream after stream_options: every option resolved. */
+export type EffectiveStreamOptions = Required<StreamOptions>;
+
+export interface SubscribeOptions {
+  /** Receive the watched stream's interims too. */
+  interimResults?: boolean;
+  /** Receive the watched stream's speech_started events too. */
+  vadEvents?: boolean;
+  timeoutMs?: number;
+}
+
+export function toWireOptions(o: StreamOptions): WireStreamOptions {
+  const wire: WireStreamOptions = {};
+  if (o.interimResults !== undefined) wire.interim_results = o.interimResults;
+  if (o.wordTimestamps !== undefined) wire.word_timestamps = o.wordTimestamps;
+  if (o.interimInterval !== undefined) wire.interim_interval = o.interimInterval;
+  if (o.vadEvents !== undefined) wire.vad_events = o.vadEvents;
+  return wire;
+}
+
+function fromWireOptions(w: Required<WireStreamOptions>): EffectiveStreamOptions {
+  return { interimResults: w.interim_results, wordTimestamps: w.word_timestamps, interimInterval: w.interim_interval, vadEvents: w.vad_events };
+}
 
 export const SAMPLE_RATE = 16000;
 
-export interface ConnectOptions {
+export interface ConnectOptions extends StreamOptions {
   /** Server URL, e.g. "http://localhost:2700". */
   url: string;
   /** Stream id for sendAudio; the server puts transcripts in this room. Default: "ts-" and 128 random bits (hard to guess, so nobody else subscribes by accident or on purpose). */
   clientId?: string;
-  /** Shared token when the server has auth.tokens (sent as the handshake's auth.token). */
+  /**
+   * Shared token when the server has auth.tokens (sent as the handshake's auth.token).
+   * The StreamOptions go in the handshake's auth too, so they apply from the first chunk
+   * to every stream of this connection.
+   */
   token?: string;
   /** Default ["websocket"]; add "polling" where websockets are blocked. */
   transports?: ("websocket" | "polling" | "webtransport")[];
@@ -45,21 +101,41 @@ export interface ConnectOptions {
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
 
 export interface ClientEvents {
+  /** Finals; `words` when the stream asked for word timestamps, `from_finalize` when finalize() closed it. */
   transcription: (t: TranscriptionPayload) => void;
+  /** Hypotheses of the open utterance (only when asked for); `seq` is the seq its final will carry. */
+  interim: (i: TranscriptionInterimPayload) => void;
+  /** The VAD opened speech (only with vadEvents). */
+  speechStarted: (s: SpeechStartedPayload) => void;
   /** Errors the server reports (`error` events) and transport failures (code "connect_error"). */
   error: (e: ErrorPayload) => void;
   connection: (state: ConnectionState, detail?: string) => void;
   cleanup: (c: CleanupConfirmedPayload) => void;
 }
 
-export class SubscribeError extends Error {
-  override name = "SubscribeError";
+/** A request the server acknowledged with `{ok: false, code}`. */
+export class RequestError extends Error {
+  override name = "RequestError";
   constructor(
     readonly code: string,
     message: string,
   ) {
     super(message);
   }
+}
+
+/** A refused subscribe_transcripts (kept as its own class for existing `instanceof` checks). */
+export class SubscribeError extends RequestError {
+  override name = "SubscribeError";
+}
+
+interface Ack {
+  ok: boolean;
+  code?: string;
+}
+
+function handshakeAuth(opts: ConnectOptions): Record<string, unknown> {
+  return { ...(opts.token !== undefined ? { token: opts.token } : {}), ...toWireOptions(opts) };
 }
 
 type Listener<K extends keyof ClientEvents> = ClientEvents[K];
@@ -70,12 +146,17 @@ export class SttClient {
   private state: ConnectionState = "connecting";
   private readonly listeners: { [K in keyof ClientEvents]: Set<Listener<K>> } = {
     transcription: new Set(),
+    interim: new Set(),
+    speechStarted: new Set(),
     error: new Set(),
     connection: new Set(),
     cleanup: new Set(),
   };
   private resampler: Resampler | null = null;
-  private readonly subscriptions = new Set<string>();
+  /** Monitor subscriptions and their wire payloads, renewed after a reconnect. */
+  private readonly subscriptions = new Map<string, { clientId: string; interim_results?: boolean; vad_events?: boolean }>();
+  /** Options set with setStreamOptions, per clientId: the server keeps them per connection. */
+  private readonly streamOptions = new Map<string, WireStreamOptions>();
   private readonly maxChunk: number;
   private sentSamples = 0;
   /** From the server's stream_started: lets a reconnect take the clientId back at once. */
@@ -88,14 +169,16 @@ export class SttClient {
       transports: opts.transports ?? ["websocket"],
       reconnection: opts.reconnection ?? true,
       forceNew: true,
-      // A function so that every reconnect sends the current resume key.
-      auth: (cb) => cb({ resumable: true, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
+      // A function so that every reconnect sends the current resume key (and the options again).
+      auth: (cb) => cb({ resumable: true, ...handshakeAuth(opts), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
       ...opts.socketOptions,
     });
     const s = this.socket;
     s.on("connect", () => {
-      // Rooms are per socket: renew monitor subscriptions after a reconnect.
-      for (const id of this.subscriptions) s.emit("subscribe_transcripts", { clientId: id });
+      // Rooms and stream_options are per connection: renew them after a reconnect
+      // (emitted before any audio of the new connection, so they apply to it).
+      for (const [clientId, o] of this.streamOptions) s.emit("stream_options", { clientId, ...o });
+      for (const sub of this.subscriptions.values()) s.emit("subscribe_transcripts", sub);
       this.setState("connected");
     });
     s.on("disconnect", (reason) => this.setState(s.active ? "reconnecting" : "disconnected", reason));
@@ -104,6 +187,8 @@ export class SttClient {
       this.fire("error", { event: "connect", code: "connect_error", message: err.message });
     });
     s.on("transcription", (t: TranscriptionPayload) => this.fire("transcription", t));
+    s.on("transcription_interim", (i: TranscriptionInterimPayload) => this.fire("interim", i));
+    s.on("speech_started", (e: SpeechStartedPayload) => this.fire("speechStarted", e));
     s.on("error", (e: ErrorPayload) => this.fire("error", e));
     s.on("cleanup_confirmed", (c: CleanupConfirmedPayload) => this.fire("cleanup", c));
     s.on("stream_started", (p: { clientId?: unknown; resumeKey?: unknown }) => {
@@ -195,14 +280,44 @@ export class SttClient {
     }
   }
 
-  /** Receives transcripts of another clientId (monitor). Resolves with the server's ack. */
-  async subscribe(clientId: string, timeoutMs = 5000): Promise<void> {
-    const ack = (await this.socket.timeout(timeoutMs).emitWithAck("subscribe_transcripts", { clientId })) as {
-      ok: boolean;
-      code?: string;
-    };
+  /**
+   * Receives transcripts of another clientId (monitor); with `interimResults`
+   * its interims too. Resolves with the server's ack. A number as the second
+   * argument is the timeout (the earlier signature).
+   */
+  async subscribe(clientId: string, opts: SubscribeOptions | number = {}): Promise<void> {
+    const o = typeof opts === "number" ? { timeoutMs: opts } : opts;
+    const payload = { clientId, ...(o.interimResults ? { interim_results: true } : {}), ...(o.vadEvents ? { vad_events: true } : {}) };
+    const ack = (await this.socket.timeout(o.timeoutMs ?? 5000).emitWithAck("subscribe_transcripts", payload)) as Ack;
     if (!ack?.ok) throw new SubscribeError(ack?.code ?? "unknown", `subscribe_transcripts "${clientId}" refused: ${ack?.code}`);
-    this.subscriptions.add(clientId);
+    this.subscriptions.set(clientId, payload);
+  }
+
+  /**
+   * Changes the live-result options of a stream of this connection (default:
+   * this.clientId), before or during streaming. Resolves with the options the
+   * server now applies; a refusal rejects with a RequestError carrying its code.
+   */
+  async setStreamOptions(options: StreamOptions, clientId = this.clientId, timeoutMs = 5000): Promise<EffectiveStreamOptions> {
+    const wire = toWireOptions(options);
+    const ack = (await this.socket.timeout(timeoutMs).emitWithAck("stream_options", { clientId, ...wire })) as Ack & {
+      options?: Required<WireStreamOptions>;
+    };
+    if (!ack?.ok || !ack.options) throw new RequestError(ack?.code ?? "unknown", `stream_options for "${clientId}" refused: ${ack?.code}`);
+    this.streamOptions.set(clientId, { ...this.streamOptions.get(clientId), ...wire });
+    return fromWireOptions(ack.options);
+  }
+
+  /**
+   * Closes the open utterance of a stream of this connection now (end of a
+   * turn, push-to-talk release) instead of waiting for silence. Audio sent
+   * before the call is included. `finalized` is false when nothing was open;
+   * when true, its transcription (with `from_finalize: true`) follows at once.
+   */
+  async finalize(clientId = this.clientId, timeoutMs = 10_000): Promise<{ finalized: boolean }> {
+    const ack = (await this.socket.timeout(timeoutMs).emitWithAck("finalize", { clientId })) as Ack & { finalized?: boolean };
+    if (!ack?.ok) throw new RequestError(ack?.code ?? "unknown", `finalize "${clientId}" refused: ${ack?.code}`);
+    return { finalized: ack.finalized === true };
   }
 
   async unsubscribe(clientId: string, timeoutMs = 5000): Promise<void> {
