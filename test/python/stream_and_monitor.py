@@ -30,6 +30,7 @@ async def main() -> int:
     ap.add_argument("--legacy", action="store_true", help="send the bytes alone (legacy form)")
     ap.add_argument("--token", default=None)
     ap.add_argument("--idle", type=float, default=2.5, help="stop once nothing arrived for this long")
+    ap.add_argument("--until-end", type=float, default=None, help="first wait for a transcript ending at or after this stream second")
     ap.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args()
 
@@ -69,10 +70,13 @@ async def main() -> int:
     sent_at = time.monotonic()
     last["t"] = sent_at
 
+    def complete(name):
+        return any(t["end"] >= a.until_end for t in got[name]) if a.until_end is not None else bool(got[name])
+
     # Wait for the transcripts, then a little longer: a duplicate would show up.
     while time.monotonic() - sent_at < a.timeout:
         quiet = time.monotonic() - last["t"]
-        if got["sender"] and got["monitor"] and quiet >= a.idle:
+        if complete("sender") and complete("monitor") and quiet >= a.idle:
             break
         await asyncio.sleep(0.05)
 
