@@ -14,10 +14,7 @@ let jfk: Int16Array;
 const clients: SttClient[] = [];
 
 beforeAll(async () => {
-  // Admission off: this file's streams overlap (clients stay connected until
-  // afterAll), and on a slow shared core the measured float32 engine admits
-  // one stream, so later tests would get server_busy. test/capacity covers admission.
-  [h, jfk] = await Promise.all([startServer({ capacity: { admission: false } as never }), decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`)]);
+  [h, jfk] = await Promise.all([startServer(), decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`)]);
 });
 
 afterAll(async () => {
