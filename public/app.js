@@ -1,7 +1,8 @@
 // Browser client: microphone → AudioWorklet (16 kHz PCM16, ~100 ms chunks)
 // → Socket.IO `audio_data`; transcripts of the client id listed as they come.
 // Monitor mode only subscribes. URL parameters: ?clientId=…, ?monitor=<clientId>
-// (monitor mode, starts at once), ?token=…, ?noiseSuppression=0.
+// (monitor mode, starts at once), ?token=…, ?noiseSuppression=0, ?interim=1|0
+// (live results: words while speaking; on by default in monitor mode), ?words=1.
 import { io } from "/socket.io.esm.min.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +20,8 @@ const els = {
   alert: $("alert"),
   list: $("transcripts"),
   empty: $("empty"),
+  interim: $("interim-results"),
+  words: $("word-timestamps"),
 };
 const modeInputs = [...document.querySelectorAll('input[name="mode"]')];
 
@@ -29,6 +32,9 @@ els.token.value = params.get("token") ?? "";
 const nsInput = $("noise-suppression");
 if (params.get("noiseSuppression") === "0") nsInput.checked = false;
 if (monitorParam) modeInputs.find((i) => i.value === "monitor").checked = true;
+// A monitor only shows interims when the sender asked for them, so asking costs it nothing.
+els.interim.checked = params.has("interim") ? params.get("interim") === "1" : !!monitorParam;
+els.words.checked = params.get("words") === "1";
 
 /** @type {null | {socket: any, clientId: string, mode: string, audio?: {ctx: AudioContext, stream: MediaStream, node: AudioWorkletNode}}} */
 let run = null;
@@ -53,6 +59,8 @@ function setRunning(on) {
   els.clientId.disabled = on;
   els.token.disabled = on;
   nsInput.disabled = on;
+  els.interim.disabled = on;
+  els.words.disabled = on;
   for (const i of modeInputs) i.disabled = on;
 }
 
@@ -61,12 +69,7 @@ const clock = (s) => {
   return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
 };
 
-function addTranscript(t) {
-  els.empty.hidden = true;
-  const li = document.createElement("li");
-  li.dataset.seq = String(t.seq);
-  li.dataset.clientId = t.client_id;
-  if (t.final === false) li.classList.add("partial");
+function whenCell(t) {
   const when = document.createElement("span");
   when.className = "when";
   const received = new Date((t.ts ?? Date.now() / 1000) * 1000);
@@ -75,12 +78,80 @@ function addTranscript(t) {
   time.textContent = received.toLocaleTimeString();
   when.append(time, document.createElement("br"), `${clock(t.start)} – ${clock(t.end)}`);
   when.title = `stream time ${t.start.toFixed(2)} s to ${t.end.toFixed(2)} s`;
+  return when;
+}
+
+/** Interim rows by seq: the final with the same seq takes the row's place. */
+const interimRows = new Map();
+let lastFinalSeq = -1;
+
+function addTranscript(t) {
+  els.empty.hidden = true;
+  const li = document.createElement("li");
+  li.dataset.seq = String(t.seq);
+  li.dataset.clientId = t.client_id;
+  if (t.final === false) li.classList.add("partial");
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = t.text;
-  li.append(when, text);
-  els.list.append(li);
+  if (t.words?.length) {
+    // One span per word with its stream time: hover (or long-press) shows when it was said.
+    t.words.forEach((w, k) => {
+      const span = document.createElement("span");
+      span.className = "word";
+      span.textContent = w.word;
+      span.title = `${w.start.toFixed(2)}–${w.end.toFixed(2)} s, p ${w.probability.toFixed(2)}`;
+      text.append(...(k ? [" ", span] : [span]));
+    });
+  } else {
+    text.textContent = t.text;
+  }
+  li.append(whenCell(t), text);
+  const live = interimRows.get(t.seq);
+  interimRows.delete(t.seq);
+  lastFinalSeq = Math.max(lastFinalSeq, t.seq);
+  if (live) live.replaceWith(li);
+  else els.list.append(li);
   li.scrollIntoView({ block: "nearest" });
+}
+
+/**
+ * The open utterance, greyed: the committed prefix (stable_text, never
+ * retracted) in normal weight, the words that may still change in italics.
+ */
+function showInterim(i) {
+  // Interims of an utterance come before its final; a late one has nothing to add.
+  if (i.seq <= lastFinalSeq) return;
+  els.empty.hidden = true;
+  let li = interimRows.get(i.seq);
+  if (!li) {
+    li = document.createElement("li");
+    li.className = "interim";
+    li.dataset.seq = String(i.seq);
+    li.dataset.clientId = i.client_id;
+    // Screen readers (the list is aria-live) hear the final once, not every revision.
+    li.setAttribute("aria-hidden", "true");
+    interimRows.set(i.seq, li);
+    els.list.append(li);
+  }
+  const text = document.createElement("span");
+  text.className = "text";
+  const stable = document.createElement("span");
+  stable.className = "stable";
+  const unstable = document.createElement("span");
+  unstable.className = "unstable";
+  // stable_text is a prefix of text by contract; if not, show all of text as unstable.
+  const prefix = i.text.startsWith(i.stable_text) ? i.stable_text : "";
+  stable.textContent = prefix;
+  unstable.textContent = i.text.slice(prefix.length);
+  text.append(stable, unstable);
+  li.replaceChildren(whenCell(i), text);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+/** Interim rows whose final never came (dropped as no speech, or the stream ended). */
+function clearInterims() {
+  for (const li of interimRows.values()) li.remove();
+  interimRows.clear();
 }
 
 // Unguessable, so nobody subscribes to this page's stream by guessing its id;
@@ -89,10 +160,14 @@ function randomHex(bytes) {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function connectSocket(clientId, token) {
+function connectSocket(clientId, token, options) {
   let resumeKey;
   // A function, so a reconnect presents the resume key and takes the stream back at once.
-  const socket = io({ transports: ["websocket", "polling"], auth: (cb) => cb({ resumable: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}) }) });
+  // The live-result options ride in the handshake: they apply from the first chunk.
+  const socket = io({
+    transports: ["websocket", "polling"],
+    auth: (cb) => cb({ resumable: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}), ...options }),
+  });
   socket.on("stream_started", (p) => {
     if (p?.clientId === clientId) resumeKey = p.resumeKey;
   });
@@ -109,6 +184,9 @@ function connectSocket(clientId, token) {
   socket.on("transcription", (t) => {
     if (t.client_id === clientId) addTranscript(t);
   });
+  socket.on("transcription_interim", (i) => {
+    if (i.client_id === clientId) showInterim(i);
+  });
   socket.on("error", (e) => showAlert(`${e.code}: ${e.message}`));
   return socket;
 }
@@ -124,12 +202,17 @@ async function start() {
   localStorage.setItem("stt.clientId", clientId);
   const m = mode();
   setRunning(true);
-  const socket = connectSocket(clientId, els.token.value.trim());
+  // Explicit booleans: what the boxes show is what the stream gets, whatever the server's defaults.
+  const options = m === "mic" ? { interim_results: els.interim.checked, word_timestamps: els.words.checked } : {};
+  const socket = connectSocket(clientId, els.token.value.trim(), options);
   run = { socket, clientId, mode: m };
+  // seq starts again with a new session of the client id.
+  clearInterims();
+  lastFinalSeq = -1;
 
   if (m === "monitor") {
     const subscribe = () =>
-      socket.emit("subscribe_transcripts", { clientId }, (ack) => {
+      socket.emit("subscribe_transcripts", { clientId, interim_results: els.interim.checked }, (ack) => {
         if (ack?.ok) setConnection("connected", `Monitoring ${clientId}`);
         else showAlert(`Subscription refused: ${ack?.code ?? "unknown"}`);
       });
@@ -213,6 +296,7 @@ async function stop() {
     }
   }
   r.socket.disconnect();
+  clearInterims();
 }
 
 function showLevel(rms, peak) {
@@ -232,6 +316,7 @@ els.form.addEventListener("submit", (e) => {
 els.stop.addEventListener("click", () => void stop());
 els.clear.addEventListener("click", () => {
   els.list.replaceChildren();
+  interimRows.clear();
   els.empty.hidden = false;
 });
 document.addEventListener("keydown", (e) => {
