@@ -92,8 +92,8 @@ describe("python-socketio live results (jfk.flac in real time)", () => {
     const r = await runLive(["--client-id", "py-live"]);
     const interims = of<TranscriptionInterimPayload>(r, "transcription_interim");
     const finals = of<TranscriptionPayload>(r, "transcription");
-    // stream_started (the resume key) goes to every sender; speech_started was not asked for.
-    expect(new Set(r.events.map(([e]) => e))).toEqual(new Set(["connection_status", "stream_started", "transcription_interim", "transcription"]));
+    // speech_started (vad_events) and stream_started (resumable) were not asked for.
+    expect(new Set(r.events.map(([e]) => e))).toEqual(new Set(["connection_status", "transcription_interim", "transcription"]));
     expect(r.finalize_ack).toEqual({ ok: true, clientId: "py-live", finalized: true });
     expect(interims.length).toBeGreaterThanOrEqual(1);
     expect(finals.at(-1)!.from_finalize).toBe(true);
@@ -110,9 +110,9 @@ describe("python-socketio live results (jfk.flac in real time)", () => {
     expect(interims.every((i) => finals.some((f) => f.seq === i.seq))).toBe(true);
   }, 90_000);
 
-  test("a plain python-socketio client (no options) receives no live-result event type and no new field", async () => {
+  test("a plain python-socketio client (no options) receives no new event type and no new field", async () => {
     const r = await runLive(["--client-id", "py-plain", "--plain"]);
-    expect(new Set(r.events.map(([e]) => e))).toEqual(new Set(["connection_status", "stream_started", "transcription"]));
+    expect(new Set(r.events.map(([e]) => e))).toEqual(new Set(["connection_status", "transcription"]));
     const finals = of<TranscriptionPayload>(r, "transcription");
     expect(wordErrorRate(JFK_TEXT, finals.map((f) => f.text).join(" "))).toBeLessThanOrEqual(0.1);
     for (const f of finals) expect("words" in f || "from_finalize" in f).toBe(false);
