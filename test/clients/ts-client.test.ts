@@ -240,6 +240,33 @@ describe("TypeScript client: live results (jfk.flac in real time)", () => {
     // Word timestamps were not asked for.
     expect(finals.every((f) => f.words === undefined)).toBe(true);
   }, 60_000);
+  test("after a reconnect, setStreamOptions() and a monitor's interim opt-in are renewed", async () => {
+    const id = "ts-live-reconnect";
+    const sender = await liveOpen({ clientId: id, reconnection: true });
+    const watcher = await liveOpen({ reconnection: true });
+    await sender.setStreamOptions({ interimResults: true });
+    await watcher.subscribe(id, { interimResults: true });
+    const states: string[] = [];
+    for (const c of [sender, watcher]) c.on("connection", (st) => states.push(st));
+    // Drop both transports as a network failure would; the clients reconnect on their own.
+    sender.socket.io.engine.close();
+    watcher.socket.io.engine.close();
+    await waitFor(() => sender.connected && watcher.connected && states.filter((st) => st === "connected").length === 2, 15_000, "both reconnected");
+    expect(states.filter((st) => st === "reconnecting").length).toBe(2);
+
+    const interims = { sender: [] as TranscriptionInterimPayload[], watcher: [] as TranscriptionInterimPayload[] };
+    const finals = { sender: [] as TranscriptionPayload[], watcher: [] as TranscriptionPayload[] };
+    sender.on("interim", (i) => interims.sender.push(i));
+    watcher.on("interim", (i) => interims.watcher.push(i));
+    sender.on("transcription", (t) => finals.sender.push(t));
+    watcher.on("transcription", (t) => finals.watcher.push(t));
+    await speakUntil(sender, jfk, 6.6, () => interims.sender.length > 0);
+    expect(await sender.finalize()).toEqual({ finalized: true });
+    await waitFor(() => finals.watcher.some((f) => f.from_finalize), 15_000, "the finalized utterance at the monitor");
+    if (interims.sender.length === 0) throw new Error(`no interim after the reconnect: ${await interimCounters(live.url)}`);
+    // Per-socket order: the monitor has every interim that came before the final.
+    expect(interims.watcher.map((i) => [i.seq, i.text])).toEqual(interims.sender.map((i) => [i.seq, i.text]));
+  }, 60_000);
 });
 
 test("token: sent as the handshake's auth.token; a missing one is refused with the server's reason", async () => {
