@@ -160,8 +160,12 @@ export class Capacity {
    * engine can give within the promise, so interims are skipped first.
    */
   shedInterims(): boolean {
+    // Past the admission limit there is still headroom (max_utilization); interims
+    // go when the engine itself cannot keep up with the finals offered, or when
+    // finals already miss the promise. The engine pool also holds interims back
+    // while finals wait and past interim_engine_share.
     const s = this.snapshot(false);
-    return s.offeredRate > s.admissibleRate || (s.observedLatency ?? 0) > this.opts.maxLatency;
+    return s.loadRatio >= 1 || (s.observedLatency ?? 0) > this.opts.maxLatency;
   }
 
   /** Counts one interim that was not transcribed because of load. */

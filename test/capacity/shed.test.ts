@@ -43,7 +43,7 @@ function setup(engineMs: number, active: Set<string>) {
 const audio = new Float32Array(16000);
 
 describe("capacity controller", () => {
-  test("admits streams up to what the measured cost allows, then refuses; shedInterims follows the finals' load", async () => {
+  test("admits streams up to what the measured cost allows, then refuses; shedInterims once the engine is saturated", async () => {
     const active = new Set<string>();
     const { cap, wrapped, advance } = setup(500, active);
     await wrapped.transcribe({ audio, streamKey: "__warmup" });
@@ -67,7 +67,8 @@ describe("capacity controller", () => {
     // Everyone talks at once: each admitted stream hands over 5 finals within 2 s.
     for (let k = 0; k < 5; k++) for (const id of active) await wrapped.transcribe({ audio, streamKey: id });
     advance(2000);
-    expect(cap.snapshot(true).offeredRate).toBeGreaterThan(1.7);
+    // More finals offered than the engine can finish (2/s): interims go.
+    expect(cap.snapshot(true).loadRatio).toBeGreaterThanOrEqual(1);
     expect(cap.shedInterims()).toBe(true);
     cap.interimShed();
     expect(cap.interimsShed).toBe(1);
