@@ -13,7 +13,10 @@
  * end of speech; engine busy share; WER of the finals. Writes
  * bench/results/live.json.
  *
- *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.5] [--sweep 0.5,0.8,1.0] [--compute-type default]
+ * The interim encoder window (config interim_window) is compared too: the
+ * default for every row, then the other one for one stream.
+ *
+ *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.5] [--sweep 0.5,0.8,1.0] [--compute-type default] [--interim-window full|trimmed]
  */
 import { io as connect } from "socket.io-client";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -33,6 +36,7 @@ const SILENCE = Number(arg("silence", "0.5"));
 const SWEEP = arg("sweep", "0.5,0.8,1.0").split(",").filter(Boolean).map(Number);
 const COMPUTE = arg("compute-type", "default");
 const SEED = Number(arg("seed", "7"));
+const WINDOW = arg("interim-window", "full");
 const PAD = 0.2;
 
 interface Clip {
@@ -170,12 +174,13 @@ function analyse(logs: ClientLog[]) {
   };
 }
 
-async function run(clips: Clip[], n: number, interims: boolean, silence: number) {
+async function run(clips: Clip[], n: number, interims: boolean, silence: number, window = WINDOW) {
   const url = await server.start({
     host: "127.0.0.1",
     port: 0,
     enable_logging: false,
     compute_type: COMPUTE,
+    interim_window: window,
     silence_duration: silence,
     speech_pad: PAD,
     limits: { max_queued_utterances: 64 },
@@ -188,16 +193,17 @@ async function run(clips: Clip[], n: number, interims: boolean, silence: number)
   const st = await server.stats();
   await server.stop();
   const busy = (st.server.engineBusyMs ?? 0) / wallMs;
-  return { clients: n, interims, silence, ...analyse(logs), engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards };
+  const transcripts = logs.map((l) => ({ reference: l.reference.join(" "), finals: l.finals.map((f) => f.text).join(" | ") }));
+  return { clients: n, interims, window, silence, ...analyse(logs), engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards, transcripts };
 }
 
 const clips = await loadClips();
-console.log(`bench:live: ${SECONDS} s per run, seed ${SEED}, compute_type ${COMPUTE}, silence_duration ${SILENCE}`);
+console.log(`bench:live: ${SECONDS} s per run, seed ${SEED}, compute_type ${COMPUTE}, silence_duration ${SILENCE}, interim_window ${WINDOW}`);
 const results = [];
 const row = (r: Awaited<ReturnType<typeof run>>) =>
   [
     r.clients,
-    r.interims ? "on" : "off",
+    r.interims ? `on (${r.window})` : "off",
     r.silence,
     r.utterances,
     `${r.onsetToFirstInterimMs.p50}/${r.onsetToFirstInterimMs.p95}`,
@@ -216,6 +222,13 @@ for (const n of CLIENTS) {
     results.push(r);
     console.log(row(r));
   }
+}
+// The other interim window, one stream, for the accuracy/latency trade-off.
+{
+  const other = WINDOW === "full" ? "trimmed" : "full";
+  const r = await run(clips, 1, true, SILENCE, other);
+  results.push(r);
+  console.log(row(r));
 }
 for (const silence of SWEEP) {
   const r = await run(clips, 1, true, silence);

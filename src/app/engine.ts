@@ -28,6 +28,7 @@ export function engineConfigFrom(c: Config) {
     batchWaitMs: c.batch_wait_ms,
     maxQueuePerStream: c.limits.max_queued_utterances,
     interimShare: c.interim_engine_share,
+    interimWindow: c.interim_window,
   };
 }
 

@@ -85,6 +85,11 @@ export const ConfigSchema = Type.Object(
       maximum: 1,
       description: "Most of the engine's time the interims of all streams may take (recent seconds); past it they thin out. Finals never wait in line behind interims.",
     }),
+    interim_window: Type.Union([Type.Literal("trimmed"), Type.Literal("full")], {
+      default: "full",
+      description:
+        "Encoder window of interims: Whisper's 30 s as finals (default: committed words as accurate as finals), or their audio + 3 s of silence (cheaper, but on tiny.en it commits more wrong words; docs/benchmarks.md).",
+    }),
     batch_wait_ms: Type.Integer({ default: 0, minimum: 0, maximum: 1000, description: "Extra wait for a fuller batch; 0 batches only what is already queued." }),
     // --- segmentation -----------------------------------------------------------
     max_segment_duration: Seconds(25, 2, 28, "Longer speech is cut at the quietest point near this limit; every part is transcribed."),

@@ -42,6 +42,8 @@ export interface WhisperEngineConfig {
   maxQueuePerStream: number;
   /** Most of the executors' time interim requests may take (default 0.5). */
   interimShare: number;
+  /** Interims on a window trimmed to their audio + 3 s ("trimmed") or Whisper's 30 s ("full"). */
+  interimWindow: "trimmed" | "full";
 }
 
 export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
@@ -59,6 +61,7 @@ export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
   batchWaitMs: 0,
   maxQueuePerStream: 8,
   interimShare: 0.5,
+  interimWindow: "full",
 };
 
 /** An engine error: `code` is a shim status name ("invalid_audio", "no_cuda", ...) or "queue_full". */
@@ -330,7 +333,7 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
             maxNewTokens: Math.max(1, Math.min(budget, MAX_LENGTH - promptLength - longestPrefix)),
             temperature: first.temperature,
             wordTimestamps: first.wordTimestamps,
-            shortWindow: first.interim,
+            shortWindow: first.interim && c.interimWindow === "trimmed",
           },
         );
         outcomes.forEach((o, k) => {

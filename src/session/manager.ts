@@ -238,7 +238,10 @@ export class SessionManager {
     this.engine.transcribe(request).then(
       (r) => {
         if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;
-        if (judge(r, this.config.guards)) return void this.interims.dropped++;
+        // Stricter than for finals: an interim may commit words for good, so a
+        // hypothesis Whisper itself is unsure of (avg_logprob below the guard's
+        // threshold, e.g. "s s s" on the first half-second of a word) is not used.
+        if (judge(r, this.config.guards) || r.avgLogprob < this.config.guards.log_prob_threshold) return void this.interims.dropped++;
         if (open.end <= state.appliedEnd) return void this.interims.stale++;
         state.appliedEnd = open.end;
         const h = open.agreement.update(r.tokens);
