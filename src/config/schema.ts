@@ -61,7 +61,7 @@ export const ConfigSchema = Type.Object(
     model_path: Type.String({ default: "models/tiny.en", minLength: 1, description: "CTranslate2 Whisper model folder." }),
     port: Type.Integer({ default: 2700, minimum: 0, maximum: 65535 }),
     host: Type.String({ default: "0.0.0.0", minLength: 1 }),
-    silence_duration: Seconds(0.5, 0.05, 10, "Trailing silence that ends an utterance."),
+    silence_duration: Seconds(0.8, 0.05, 10, "Trailing silence that ends an utterance (0.8 as the original: measured in docs/benchmarks.md, bench:live)."),
     min_speech_duration: Seconds(0.25, 0, 10, "Utterances shorter than this are dropped."),
     vad_threshold: Type.Number({ default: 0.5, exclusiveMinimum: 0, exclusiveMaximum: 1, description: "Silero speech probability that opens an utterance." }),
     processing_interval: Seconds(0.3, 0.01, 5, "How often streams are checked for stalls (see stall_timeout); VAD itself runs on every chunk as it arrives."),

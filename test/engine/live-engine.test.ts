@@ -54,7 +54,7 @@ describe("engine: live-result features", () => {
     expect(r.tokens.slice(0, odd.length)).toEqual(odd);
   });
 
-  test("interims decode a trimmed window, go after waiting finals, and a newer one supersedes a waiting one", async () => {
+  test("interims go after waiting finals, and a newer one supersedes a waiting one", async () => {
     const half = jfk.subarray(0, 16000 * 5);
     const order: string[] = [];
     const note = (name: string) => (r: unknown) => {
@@ -71,5 +71,18 @@ describe("engine: live-result features", () => {
     expect(normalizeText((i as { text: string }).text)).toContain("fellow americans");
     expect(normalizeText((f as { text: string }).text)).toContain("fellow americans");
     expect(engine.poolStats().interims.superseded).toBeGreaterThanOrEqual(1);
+  });
+
+  test("the trimmed interim window (speech + 3 s) decodes the same phrase as the full one, without looping", async () => {
+    const trimmed = await createWhisperEngine({ modelPath: TINY, computeType: "float32", interimWindow: "trimmed" });
+    try {
+      const seven = jfk.subarray(0, 16000 * 7);
+      const full = await engine.transcribe({ audio: seven, priority: "interim" });
+      const short = await trimmed.transcribe({ audio: seven, priority: "interim" });
+      expect(normalizeText(short.text)).toBe(normalizeText(full.text));
+      expect(normalizeText(short.text)).toContain("ask not what your country");
+    } finally {
+      await trimmed.close();
+    }
   });
 });
