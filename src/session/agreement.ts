@@ -1,7 +1,7 @@
 /**
  * LocalAgreement-2 over token hypotheses of one open utterance (as
- * whisper_streaming): a word is committed once two consecutive hypotheses
- * agree on it and on where the next word begins. Committed tokens are forced
+ * whisper_streaming), one word more careful: a word is committed once two
+ * consecutive hypotheses agree on it and on the whole word after it. Committed tokens are forced
  * as the decoder prefix of every later hypothesis and of the final, so the
  * committed text only grows and the final starts with it.
  */
@@ -46,7 +46,12 @@ export class LocalAgreement {
         const bEnds = j === prev.length;
         if (aEnds && bEnds) continue; // the speaker may still be inside this word
         if ((aEnds || this.opensWord(tokens[j]!)) && (bEnds || this.opensWord(prev[j]!))) {
-          this.committedTokens = tokens.slice(0, j);
+          // Hold the last agreed word back: at the edge of the audio two partial
+          // hypotheses often agree on a wrong word ("like" for the start of
+          // "what"); once a later word is agreed too, this one has context.
+          let k = j - 1;
+          while (k > c && !this.opensWord(tokens[k]!)) k--;
+          if (k > c) this.committedTokens = tokens.slice(0, k);
           break;
         }
       }
