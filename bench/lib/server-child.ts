@@ -19,8 +19,9 @@ const { port } = await server.start();
 const lag = loopLagSampler(10);
 let cpu0 = process.cpuUsage();
 
-process.on("message", (msg: { type: string }) => {
+process.on("message", (msg: { type: string; gc?: boolean }) => {
   if (msg.type === "stats") {
+    if (msg.gc) Bun.gc(true);
     const cpu = process.cpuUsage(cpu0);
     cpu0 = process.cpuUsage();
     process.send!({
