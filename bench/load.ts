@@ -14,7 +14,7 @@
 import { io as connect, type Socket } from "socket.io-client";
 import { mkdirSync } from "node:fs";
 import type { TranscriptionPayload } from "../src/transport/schemas.ts";
-import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
+import { buildStream, loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
 import { ServerProcess, type ChildStats } from "./lib/server-process.ts";
 
 const argv = process.argv.slice(2);
@@ -94,25 +94,7 @@ async function runClient(url: string, id: number, clips: Clip[], seconds: number
   const rand = rng(1000 + id);
   const chunkMs = [20, 40, 60, 100][Math.floor(rand() * 4)]!;
   const step = (chunkMs * 16000) / 1000;
-  // Build this client's stream: leading silence, then clips with 0.8–2.0 s pauses.
-  const parts: Int16Array[] = [new Int16Array(Math.round((0.2 + rand()) * 16000))];
-  const utterances: Sent[] = [];
-  let pos = parts[0]!.length;
-  while (pos < seconds * 16000) {
-    const clip = clips[Math.floor(rand() * clips.length)]!;
-    utterances.push({ clip: clip.name, start: pos, end: pos + clip.pcm.length });
-    parts.push(clip.pcm);
-    pos += clip.pcm.length;
-    const pause = new Int16Array(Math.round((0.8 + rand() * 1.2) * 16000));
-    parts.push(pause);
-    pos += pause.length;
-  }
-  const stream = new Int16Array(pos);
-  let o = 0;
-  for (const p of parts) {
-    stream.set(p, o);
-    o += p.length;
-  }
+  const { stream, utterances } = buildStream(rand, clips, seconds);
 
   const socket: Socket = connect(url, { transports: ["websocket"], forceNew: true, reconnection: false });
   await new Promise<void>((r, j) => {

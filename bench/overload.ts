@@ -19,7 +19,7 @@
 import { io as connect, type Socket } from "socket.io-client";
 import { mkdirSync } from "node:fs";
 import type { ErrorPayload, TranscriptionPayload } from "../src/transport/schemas.ts";
-import { loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
+import { buildStream, loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
 import { ServerProcess } from "./lib/server-process.ts";
 
 const argv = process.argv.slice(2);
@@ -52,28 +52,6 @@ interface ClientResult {
   latencies: number[];
   finals: number;
   errors: string[];
-}
-
-function buildStream(rand: () => number, clips: Clip[], seconds: number) {
-  const parts: Int16Array[] = [new Int16Array(Math.round((0.2 + rand()) * 16000))];
-  const utterances: { start: number; end: number }[] = [];
-  let pos = parts[0]!.length;
-  while (pos < seconds * 16000) {
-    const clip = clips[Math.floor(rand() * clips.length)]!;
-    utterances.push({ start: pos, end: pos + clip.pcm.length });
-    parts.push(clip.pcm);
-    pos += clip.pcm.length;
-    const pause = new Int16Array(Math.round((0.8 + rand() * 1.2) * 16000));
-    parts.push(pause);
-    pos += pause.length;
-  }
-  const stream = new Int16Array(pos);
-  let o = 0;
-  for (const p of parts) {
-    stream.set(p, o);
-    o += p.length;
-  }
-  return { stream, utterances };
 }
 
 async function runClient(url: string, id: string, rand: () => number, clips: Clip[], startDelayMs: number): Promise<ClientResult> {

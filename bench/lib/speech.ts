@@ -10,7 +10,7 @@ export interface Clip {
   pcm: Int16Array;
 }
 
-const SENTENCES = [
+export const SENTENCES = [
   "Please turn on the lights in the kitchen.",
   "What is the weather going to be like tomorrow morning?",
   "Remind me to call my sister at six o'clock.",
@@ -35,6 +35,33 @@ export async function loadClips(): Promise<Clip[]> {
     clips.push({ name: `espeak-${i}`, pcm: await speak(SENTENCES[i]!, VOICES[i % VOICES.length]!, 150 + (i % 4) * 15) });
   }
   return clips;
+}
+
+/**
+ * One client's stream: leading silence (0.2–1.2 s), then clips in a seeded
+ * order with 0.8–2.0 s pauses, until `seconds`. `utterances` are where each
+ * clip lies, in samples.
+ */
+export function buildStream(rand: () => number, clips: Clip[], seconds: number) {
+  const parts: Int16Array[] = [new Int16Array(Math.round((0.2 + rand()) * 16000))];
+  const utterances: { clip: string; start: number; end: number }[] = [];
+  let pos = parts[0]!.length;
+  while (pos < seconds * 16000) {
+    const clip = clips[Math.floor(rand() * clips.length)]!;
+    utterances.push({ clip: clip.name, start: pos, end: pos + clip.pcm.length });
+    parts.push(clip.pcm);
+    pos += clip.pcm.length;
+    const pause = new Int16Array(Math.round((0.8 + rand() * 1.2) * 16000));
+    parts.push(pause);
+    pos += pause.length;
+  }
+  const stream = new Int16Array(pos);
+  let o = 0;
+  for (const p of parts) {
+    stream.set(p, o);
+    o += p.length;
+  }
+  return { stream, utterances };
 }
 
 /** Deterministic PRNG so runs are comparable. */

@@ -104,10 +104,11 @@ export class Capacity {
         return inner.info;
       },
       ...(inner.stats ? { stats: () => inner.stats!() } : {}),
+      ...(inner.waitingFinals ? { waitingFinals: () => inner.waitingFinals!() } : {}),
       close: () => inner.close(),
       textOf: (tokens) => inner.textOf(tokens),
       async transcribe(req: EngineRequest): Promise<EngineResult> {
-        // Interims are best-effort extra work on a trimmed window: neither offered load nor the finals' cost.
+        // Interims are best-effort extra work: neither offered load nor the finals' cost.
         if (req.priority === "interim") return inner.transcribe(req);
         if (req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
         const t0 = performance.now();

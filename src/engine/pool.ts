@@ -202,6 +202,11 @@ export class BatchPool<Req, Res> {
     });
   }
 
+  /** Final requests waiting for an executor now (O(1): asked before every interim). */
+  get waitingFinals(): number {
+    return this.queued;
+  }
+
   /** Drops every waiting interim request (load shedding); returns how many. */
   shedInterims(): number {
     const n = this.interims.size;

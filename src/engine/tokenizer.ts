@@ -15,6 +15,8 @@ interface TokenizerJson {
 // GPT-2 pre-tokenizer split (tokenizers' ByteLevel use_regex=true).
 const SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
+const UTF8 = new TextDecoder();
+
 function bytesToUnicode(): string[] {
   const table: string[] = new Array(256);
   let n = 0;
@@ -73,7 +75,7 @@ export class BpeTokenizer {
       const b = table[id];
       if (b) for (const x of b) parts.push(x);
     }
-    return new TextDecoder().decode(Uint8Array.from(parts));
+    return UTF8.decode(Uint8Array.from(parts));
   }
 
   /** Id of a special token such as "<|startoftranscript|>", or undefined. */

@@ -66,6 +66,8 @@ export interface SpeechEngine {
   transcribe(request: EngineRequest): Promise<EngineResult>;
   /** Static facts about the loaded model. */
   readonly info: EngineInfo;
+  /** Final requests waiting for the engine now; cheap enough to ask per interim. */
+  waitingFinals?(): number;
   /** Text of token ids as the engine decodes them (for committed prefixes). */
   textOf(tokens: readonly number[]): string;
   close(): Promise<void>;

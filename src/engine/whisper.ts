@@ -388,6 +388,7 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
       return pool.submit(item, req.streamKey, interim ? "interim" : "final");
     },
     shedInterims: () => pool.shedInterims(),
+    waitingFinals: () => pool.waitingFinals,
     stats(): EngineStats {
       const s = pool.getStats();
       const r = pool.recent();

@@ -44,6 +44,7 @@ export class EngineWatch implements SpeechEngine {
     this.probeEveryMs = opts.probeEveryMs ?? 30_000;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 10_000;
     if (inner.stats) this.stats = () => inner.stats!();
+    if (inner.waitingFinals) this.waitingFinals = () => inner.waitingFinals!();
   }
 
   get info() {
@@ -55,6 +56,7 @@ export class EngineWatch implements SpeechEngine {
   }
 
   stats?: SpeechEngine["stats"];
+  waitingFinals?: SpeechEngine["waitingFinals"];
 
   async transcribe(request: EngineRequest): Promise<EngineResult> {
     const id = this.nextId++;

@@ -1,3 +1,4 @@
+import { compressionRatio } from "../session/guards.ts";
 import type { OfflineResult, OfflineSegment } from "./transcribe.ts";
 
 /** Output formats shared by the CLI and the OpenAI-compatible endpoint. */
@@ -89,15 +90,8 @@ export function toVerboseJson(r: OfflineResult, want: { words?: boolean; segment
       tokens: s.tokens,
       temperature: 0,
       avg_logprob: s.avgLogprob,
-      compression_ratio: compressionRatio(s.text),
+      compression_ratio: Math.round(compressionRatio(s.text) * 1000) / 1000,
       no_speech_prob: s.noSpeechProb,
     })),
   };
-}
-
-/** Text bytes over zlib-compressed bytes, as Whisper reports it (high = repetitive output). */
-function compressionRatio(text: string): number {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length === 0) return 0;
-  return Math.round((bytes.length / (Bun.deflateSync(bytes).length + 6)) * 1000) / 1000;
 }

@@ -229,7 +229,7 @@ export class SessionManager {
     const open = session.openUtterance();
     if (!open || open.end - open.start < interval) return;
     state.lastInterimAt = now;
-    if ((this.engine.stats?.().queueDepth ?? 0) > 0 || this.hooks.shedInterims?.()) {
+    if ((this.engine.waitingFinals?.() ?? 0) > 0 || this.hooks.shedInterims?.()) {
       this.interims.shed++;
       return;
     }
