@@ -70,15 +70,16 @@ describe("exactly once, real engine, batched", () => {
 
     await Promise.all(pairs.map((p, i) => streamPcm(p.sender, senders[i]!.pcm, { clientId: senders[i]!.id })));
     const words = (ps: TranscriptionPayload[]) => normalizeText(ps.map((p) => p.text).join(" "));
-    const done = (ps: TranscriptionPayload[], i: number) => (i === 0 ? words(ps) === JFK_TEXT : wordErrorRate(senders[i]!.text, words(ps)) <= MAX_OWN_WER);
+    // jfk (sender 0, real speech) word for word; the espeak streams within MAX_OWN_WER.
+    const maxOwnWer = (i: number) => (i === 0 ? 0 : MAX_OWN_WER);
+    const done = (ps: TranscriptionPayload[], i: number) => wordErrorRate(senders[i]!.text, words(ps)) <= maxOwnWer(i);
     await waitFor(() => got.every((g, i) => done(g.sender, i)), 120_000, "every sender's transcripts");
     await Bun.sleep(2000); // a duplicate or a crossed delivery would arrive by now
 
     let total = 0;
     for (const [i, g] of got.entries()) {
       const { id, text } = senders[i]!;
-      if (i === 0) expect(words(g.sender)).toBe(JFK_TEXT);
-      else expect(wordErrorRate(text, words(g.sender))).toBeLessThanOrEqual(MAX_OWN_WER);
+      expect(wordErrorRate(text, words(g.sender))).toBeLessThanOrEqual(maxOwnWer(i));
       for (const [j, other] of senders.entries()) if (j !== i) expect(wordErrorRate(other.text, words(g.sender))).toBeGreaterThan(MIN_OTHER_WER);
       expect(g.sender.every((p) => p.client_id === id)).toBe(true);
       expect(g.sender.map((p) => p.seq)).toEqual([...g.sender.keys()]);
