@@ -12,7 +12,7 @@
  * ended), event-loop lag of the server. Capacity is read from GET /ready
  * after a warm-up, so the steps follow whatever machine this runs on.
  *
- *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--threads 2] [--seed 7]
+ *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--workers 0] [--threads 0] [--seed 7]
  *
  * Writes bench/results/overload.{json,png}.
  */
@@ -40,7 +40,9 @@ const baseConfig = {
   enable_logging: false,
   silence_duration: SILENCE,
   speech_pad: PAD,
-  cpu_threads: Number(arg("threads", "2")),
+  // 0, 0: the server's automatic engine shape (src/engine/shape.ts), as shipped.
+  cpu_threads: Number(arg("threads", "0")),
+  max_workers: Number(arg("workers", "0")),
   limits: { max_sessions: 1000, max_queued_utterances: 64 },
 };
 
@@ -162,14 +164,17 @@ for (const mode of ["admission on", "admission off"] as const) {
   await child.stop();
 }
 
+// Two peaks: the most a node that keeps its promise delivered (admission on),
+// and the most the engine pushed through at any latency (either mode).
+const peakOn = Math.max(...rows.filter((r) => r.mode === "admission on").map((r) => r.goodput as number));
 const peak = Math.max(...rows.map((r) => r.goodput as number));
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 console.log(`\nmeasured capacity ${capacity} streams, max_latency ${MAX_LATENCY} s, ${SECONDS} s per step, seed ${SEED}\n`);
-console.log("| mode | offered (× capacity) | streams | admitted | refused | time to refusal p50/max ms | p50 ms | p95 ms | p99 ms | goodput finals/s (% of peak) | lost (of utterances) | loop lag p50/p99 ms |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| mode | offered (× capacity) | streams | admitted | refused | time to refusal p50/max ms | p50 ms | p95 ms | p99 ms | goodput finals/s | % of peak, admission on | % of peak, any | lost (of utterances) | loop lag p50/p99 ms |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows as any[]) {
   console.log(
-    `| ${r.mode} | ${r.offered} | ${r.streams} | ${r.admitted} | ${r.refused} | ${r.refused ? `${f(r.timeToRefusalMs.p50)}/${f(r.timeToRefusalMs.max)}` : "–"} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.goodput, 2)} (${f((100 * r.goodput) / peak)} %) | ${r.lost} (of ${r.utterances}) | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
+    `| ${r.mode} | ${r.offered} | ${r.streams} | ${r.admitted} | ${r.refused} | ${r.refused ? `${f(r.timeToRefusalMs.p50)}/${f(r.timeToRefusalMs.max)}` : "–"} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p95)} | ${f(r.latencyMs.p99)} | ${f(r.goodput, 2)} | ${f((100 * r.goodput) / peakOn)} % | ${f((100 * r.goodput) / peak)} % | ${r.lost} (of ${r.utterances}) | ${f(r.loopLagMs.p50, 1)}/${f(r.loopLagMs.p99, 1)} |`,
   );
 }
 mkdirSync("bench/results", { recursive: true });

@@ -44,6 +44,7 @@ export class SttError extends Error {
 
 const symbols = {
   stt_version: { args: [], returns: FFIType.cstring },
+  stt_cuda_device_count: { args: [], returns: FFIType.i32 },
   stt_last_error_code: { args: [], returns: FFIType.i32 },
   stt_last_error: { args: [], returns: FFIType.cstring },
   stt_free: { args: [FFIType.ptr], returns: FFIType.void },
@@ -194,6 +195,11 @@ export interface DetectResult {
 
 export function version(): string {
   return String(L().stt_version());
+}
+
+/** CUDA devices CTranslate2 sees; 0 on a machine without one. */
+export function cudaDeviceCount(): number {
+  return L().stt_cuda_device_count();
 }
 
 export function modelsConstructed(): number {

@@ -109,6 +109,10 @@ typedef struct stt_model stt_model;
 /** Library version string, e.g. "sttwhisper 1 (ctranslate2 4.8.4)". Static; do not free. */
 STT_API const char* stt_version(void);
 
+/** CUDA devices CTranslate2 can see (0 without a driver, or in a CPU-only
+ *  build). Never fails. Lets a caller size its worker pool before stt_load. */
+STT_API int32_t stt_cuda_device_count(void);
+
 /** Code of the last failure on this thread (STT_OK if none yet). */
 STT_API int32_t stt_last_error_code(void);
 /** Message of the last failure on this thread ("" if none). Owned by the shim. */

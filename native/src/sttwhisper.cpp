@@ -157,6 +157,14 @@ size_t vocab_id(const ct2::Vocabulary& v, const std::string& tok) {
 extern "C" {
 
 STT_API const char* stt_version(void) { return "sttwhisper 1 (ctranslate2 4.8.4)"; }
+
+STT_API int32_t stt_cuda_device_count(void) {
+  try {
+    return ct2::get_device_count(ct2::Device::CUDA);
+  } catch (...) {
+    return 0;  // no driver, or a CPU-only CTranslate2
+  }
+}
 STT_API int32_t stt_last_error_code(void) { return g_last_code; }
 STT_API const char* stt_last_error(void) { return g_last_msg.c_str(); }
 STT_API void stt_free(void* ptr) { std::free(ptr); }
@@ -179,12 +187,7 @@ STT_API int32_t stt_load(const char* model_dir, const char* device, const char* 
     const std::string dev = lower(device);
     if (dev != "cpu" && dev != "cuda" && dev != "auto")
       fail(STT_E_INVALID_ARGUMENT, "unknown device \"" + std::string(device) + "\" (expected cpu, cuda or auto)");
-    int cuda_count = 0;
-    try {
-      cuda_count = ct2::get_device_count(ct2::Device::CUDA);
-    } catch (...) {
-      cuda_count = 0;
-    }
+    const int cuda_count = stt_cuda_device_count();
     bool use_cuda = dev == "cuda" || (dev == "auto" && cuda_count > 0);
     if (use_cuda && cuda_count <= 0) fail(STT_E_NO_CUDA, "no CUDA device: set device to \"cpu\" (or \"auto\")");
     if (use_cuda && device_index >= cuda_count)

@@ -72,7 +72,8 @@ const RATE_WINDOW_MS = 60_000;
 const TAU_S = 10;
 /** A talker speaking with short pauses cuts an utterance every 4 s or so. */
 const DEFAULT_PRIOR_RATE = 0.25;
-const LATENCY_WINDOW_MS = 20_000;
+/** Short, so a node whose load has gone admits again soon after. */
+const LATENCY_WINDOW_MS = 10_000;
 const MIN_LATENCY_SAMPLES = 8;
 const COST_SAMPLES = 64;
 const SNAPSHOT_TTL_MS = 200;
@@ -87,6 +88,8 @@ export class Capacity {
   private readonly latencies: [number, number][] = []; // [time ms, seconds]
   private readonly lifetimes: number[] = []; // ms, recent ended streams
   private cached: { at: number; snap: CapacitySnapshot } | null = null;
+  /** Finals handed to the engine and not yet answered. */
+  private inFlight = 0;
   private readonly now: () => number;
   admittedTotal = 0;
   refusedTotal = 0;
@@ -112,9 +115,14 @@ export class Capacity {
         if (req.priority === "interim") return inner.transcribe(req);
         if (req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
         const t0 = performance.now();
-        const r = await inner.transcribe(req);
-        self.observe(r, (performance.now() - t0) / 1000);
-        return r;
+        self.inFlight++;
+        try {
+          const r = await inner.transcribe(req);
+          self.observe(r, (performance.now() - t0) / 1000);
+          return r;
+        } finally {
+          self.inFlight--;
+        }
       },
     };
   }
@@ -189,8 +197,14 @@ export class Capacity {
     const prior = this.priorRate(now);
     let offered = 0;
     let speech = 0;
+    // A stream has had no chance to show its own rate before its first
+    // utterance could be in: for one typical utterance interval it counts as
+    // the prior. Without this grace, streams arriving together look quieter
+    // than they are by the time the last of them asks (a bench step admitted
+    // 9 streams against a capacity of 7 that way).
+    const graceMs = 1000 / prior;
     for (const s of this.streams.values()) {
-      const age = Math.min(now - s.admittedAt, RATE_WINDOW_MS) / 1000;
+      const age = Math.min(Math.max(0, now - s.admittedAt - graceMs), RATE_WINDOW_MS) / 1000;
       offered += streamRate(s.finals.length, age, prior, TAU_S);
       for (const [, sec] of s.finals) speech += sec / Math.max(age, TAU_S);
     }
@@ -255,6 +269,9 @@ export class Capacity {
       while (s.finals.length > 0 && now - s.finals[0]![0] > RATE_WINDOW_MS) s.finals.shift();
     }
     while (this.latencies.length > 0 && now - this.latencies[0]![0] > LATENCY_WINDOW_MS) this.latencies.shift();
+    // A node with nothing admitted and nothing in the engine has no backlog:
+    // how slow it was under the load that left says nothing about the next stream.
+    if (this.streams.size === 0 && this.inFlight === 0) this.latencies.length = 0;
   }
 
   /** The typical talker: mean rate of streams old enough to have their own, else the default. */

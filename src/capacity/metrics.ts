@@ -38,7 +38,7 @@ export function registerCapacityMetrics(registry: Registry, get: () => Capacity 
   gauge("stt_capacity_predicted_latency_seconds", "Predicted p95 of an utterance's hand-off to its transcript at the current load.", (c) =>
     finite(c.snapshot().predictedLatency),
   );
-  gauge("stt_capacity_observed_latency_seconds", "Measured p95 of hand-off to transcript over the last 20 s (0 with too few utterances).", (c) =>
+  gauge("stt_capacity_observed_latency_seconds", "Measured p95 of hand-off to transcript over the last 10 s (0 with too few utterances).", (c) =>
     c.snapshot().observedLatency ?? 0,
   );
   gauge("stt_capacity_admitted_streams", "Streams admitted and open now.", (c) => c.snapshot().admittedStreams);

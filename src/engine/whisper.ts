@@ -7,9 +7,10 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { tuneNativeMalloc } from "../../ffi/malloc.ts";
-import { MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } from "../../ffi/sttwhisper.ts";
+import { cudaDeviceCount, MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } from "../../ffi/sttwhisper.ts";
 import { BatchPool, type Executor, type PoolStats } from "./pool.ts";
 import type { DecodeOptions, ItemOutcome, WireError, WorkerRequest, WorkerResponse } from "./protocol.ts";
+import { engineShape } from "./shape.ts";
 import { BpeTokenizer } from "./tokenizer.ts";
 import { groupWords } from "./words.ts";
 import type { EngineInfo, EngineRequest, EngineResult, EngineStats, SpeechEngine } from "./types.ts";
@@ -23,9 +24,9 @@ export interface WhisperEngineConfig {
   /** "default" = int8 on CPU, float16 on CUDA; or any CTranslate2 compute type. */
   computeType: string;
   deviceIndex: number;
-  /** CPU threads per model replica; 0 = cores / maxWorkers. */
+  /** CPU threads per model replica; 0 = cores / workers. */
   cpuThreads: number;
-  /** Workers = concurrent engine calls = CTranslate2 replicas. */
+  /** Workers = concurrent engine calls = CTranslate2 replicas; 0 = automatic (shape.ts). */
   maxWorkers: number;
   /** Default language (ISO 639-1); null = detect per utterance (multilingual models). */
   language: string | null;
@@ -51,7 +52,7 @@ export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
   computeType: "default",
   deviceIndex: 0,
   cpuThreads: 0,
-  maxWorkers: 1,
+  maxWorkers: 0,
   language: null,
   task: "transcribe",
   beamSize: 1,
@@ -195,9 +196,10 @@ class WorkerHandle {
 export async function createWhisperEngine(config: Partial<WhisperEngineConfig> & { modelPath: string }): Promise<WhisperEngine> {
   const c: WhisperEngineConfig = { ...DEFAULT_WHISPER_CONFIG, ...config };
   const modelPath = path.resolve(c.modelPath);
-  const workers = Math.max(1, Math.floor(c.maxWorkers));
   const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : os.cpus().length;
-  const intraThreads = c.cpuThreads > 0 ? Math.floor(c.cpuThreads) : Math.max(1, Math.floor(cores / workers));
+  // The CUDA question only matters for the automatic shape; asking it loads the library.
+  const cuda = c.maxWorkers <= 0 && (c.device === "cuda" || (c.device === "auto" && cudaDeviceCount() > 0));
+  const { workers, threads: intraThreads } = engineShape({ workers: c.maxWorkers, threads: c.cpuThreads, cuda, cores });
   if (c.beamSize < 1) throw new EngineError("invalid_argument", "beamSize must be >= 1");
   if (c.maxNewTokens < 1) throw new EngineError("invalid_argument", "maxNewTokens must be >= 1");
 

@@ -12,9 +12,14 @@ class FixedCostEngine implements SpeechEngine {
   readonly info = { modelPath: "(test)", device: "cpu" as const, computeType: "none", multilingual: false, nMels: 80, workers: 1 };
   readonly seen: EngineRequest[] = [];
   private call = 0;
-  constructor(private readonly engineMs: number) {}
+  constructor(
+    private readonly engineMs: number,
+    /** Real milliseconds each call takes (latency is measured on the real clock). */
+    private readonly sleepMs = 0,
+  ) {}
   async transcribe(req: EngineRequest): Promise<EngineResult> {
     this.seen.push(req);
+    if (this.sleepMs > 0) await Bun.sleep(this.sleepMs);
     // A distinct time per call, as real calls have, so each counts once.
     const ms = this.engineMs + (this.call++ % 7) * 1e-3;
     return { text: "x", tokens: [], avgLogprob: 0, noSpeechProb: 0, language: "en", languageProbability: 1, engineMs: ms, batchSize: 1 };
@@ -25,18 +30,18 @@ class FixedCostEngine implements SpeechEngine {
   async close(): Promise<void> {}
 }
 
-function setup(engineMs: number, active: Set<string>) {
+function setup(engineMs: number, active: Set<string>, maxLatency = 2, sleepMs = 0) {
   let t = 0;
   const cap = new Capacity({
     admission: true,
-    maxLatency: 2,
+    maxLatency,
     maxStreams: 0,
     maxUtilization: 0.85,
     shape: { workers: 1, maxBatch: 8 },
     isActive: (id) => active.has(id),
     now: () => t,
   });
-  const engine = new FixedCostEngine(engineMs);
+  const engine = new FixedCostEngine(engineMs, sleepMs);
   return { cap, engine, wrapped: cap.wrap(engine), advance: (ms: number) => (t += ms) };
 }
 
@@ -85,6 +90,39 @@ describe("capacity controller", () => {
     advance(1000);
     active.delete("only");
     expect(cap.snapshot(true).admittedStreams).toBe(0);
+    expect(cap.ready().ready).toBe(true);
+  });
+
+  test("streams that arrive over a few seconds count as typical talkers until their first utterance could be in", async () => {
+    const active = new Set<string>();
+    const { cap, wrapped, advance } = setup(500, active);
+    await wrapped.transcribe({ audio, streamKey: "__warmup" });
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) {
+      if (cap.admit(`s${i}`, "sock") !== null) break;
+      active.add(`s${i}`);
+      admitted++;
+      advance(500);
+    }
+    // The same 6 as when they all arrive at once: a stream 3 s old with no
+    // final yet is not yet a quiet one (counted so, a 7th would fit).
+    expect(admitted).toBe(6);
+  });
+
+  test("measured latency over the promise refuses; once the node is idle that history is dropped and it admits again", async () => {
+    const active = new Set<string>(["a"]);
+    // Calls take 5 ms of real time against a 1 ms promise.
+    const { cap, wrapped } = setup(0.01, active, 0.001, 5);
+    expect(cap.admit("a", "sock")).toBeNull();
+    for (let k = 0; k < 8; k++) await wrapped.transcribe({ audio, streamKey: "a" });
+    expect(cap.snapshot(true).observedLatency!).toBeGreaterThan(0.001);
+    expect(cap.admit("b", "sock2")).toMatchObject({ notify: true });
+    expect(cap.ready()).toMatchObject({ ready: false });
+    expect(cap.ready().reason).toContain("measured final latency");
+    active.delete("a");
+    const snap = cap.snapshot(true);
+    expect(snap.admittedStreams).toBe(0);
+    expect(snap.observedLatency).toBeNull();
     expect(cap.ready().ready).toBe(true);
   });
 });

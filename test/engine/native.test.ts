@@ -118,6 +118,17 @@ describe("shim: bad input never crashes", () => {
     expect(code(() => native.transcribe(model, [])).code).toBe("invalid_argument");
   });
 
+  test("the CUDA device count is what device auto decides by", () => {
+    const n = native.cudaDeviceCount();
+    expect(Number.isInteger(n) && n >= 0).toBe(true);
+    const auto = load({ device: "auto" });
+    try {
+      expect(native.modelInfo(auto).cuda).toBe(n > 0);
+    } finally {
+      native.release(auto);
+    }
+  });
+
   test("missing model directory", () => {
     expect(code(() => load({ modelDir: "/nonexistent/model" }))).toEqual({
       code: "model_not_found",
