@@ -184,7 +184,8 @@ async function run(clips: Clip[], n: number, interims: boolean, silence: number,
   const wallMs = performance.now() - t0;
   const st = await server.stats();
   await server.stop();
-  const busy = (st.server.engineBusyMs ?? 0) / wallMs;
+  // Share of the executors' time: with two workers, both busy all along is 1.
+  const busy = (st.server.engineBusyMs ?? 0) / wallMs / Math.max(1, st.server.engineWorkers ?? 1);
   const transcripts = logs.map((l) => ({ reference: l.reference.join(" "), finals: l.finals.map((f) => f.text).join(" | ") }));
   return { clients: n, interims, window, silence, ...analyse(logs), engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards, transcripts };
 }

@@ -20,6 +20,8 @@ export interface ServerStats {
   guards: { dropped: Record<string, number>; retries: number } | null;
   /** Milliseconds the engine's executors were busy (finals and interims), when it reports it. */
   engineBusyMs: number | null;
+  /** Executors (workers) that busy time is spread over. */
+  engineWorkers: number | null;
 }
 
 /** The Prometheus registry behind GET /metrics; every figure is read from `parts` at scrape time. */
@@ -60,5 +62,6 @@ export function statsOf(parts: Parts, counters: TransportCounters): ServerStats 
     interims: sessions ? { ...sessions.interims } : null,
     guards: sessions ? { dropped: Object.fromEntries(sessions.guardCounters.dropped), retries: sessions.guardCounters.retries } : null,
     engineBusyMs: poolStatsOf(engine)?.busyMs ?? null,
+    engineWorkers: poolStatsOf(engine)?.executors ?? null,
   };
 }

@@ -34,10 +34,11 @@ export const CapacitySchema = Type.Object(
     max_latency: Seconds(2, 0.001, 120, "Promised p95 from an utterance's end (VAD cut) to its transcript, for admitted streams."),
     max_streams: Type.Integer({ default: 0, minimum: 0, description: "Operator cap on admitted streams on this node; 0 = only the measured capacity." }),
     max_utilization: Type.Number({
-      default: 0.85,
+      default: 0.65,
       exclusiveMinimum: 0,
       maximum: 1,
-      description: "Share of the engine's measured throughput admission plans for; the rest absorbs talkers speaking at once.",
+      description:
+        "Share of the engine's measured throughput admission plans for; the rest absorbs talkers speaking at once and long utterances (0.65 from bench:overload: at 0.85 admitted streams' p95 went past max_latency, docs/benchmarks.md).",
     }),
   },
   { additionalProperties: false, default: {} },
