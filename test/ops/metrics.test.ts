@@ -4,6 +4,9 @@ import type { Socket } from "socket.io-client";
 import { SHARED_AUDIO, JFK_TEXT, concat, decodeToPcm16, silence, speak, wordErrorRate } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
+import os from "node:os";
+import { cudaDeviceCount } from "../../ffi/sttwhisper.ts";
+import { engineShape } from "../../src/engine/shape.ts";
 import { metric, scrape } from "./support.ts";
 
 let h: Harness;
@@ -34,7 +37,10 @@ describe("health and metrics", () => {
     expect(metric(text, "stt_utterances_total")).toBe(0);
     expect(metric(text, "stt_redis_up")).toBeUndefined();
     expect(metric(text, "process_resident_memory_bytes")).toBeGreaterThan(1e6);
-    expect(metric(text, "stt_engine_workers", { state: "idle" })).toBe(1);
+    // The automatic shape (max_workers 0) on this machine, every worker idle.
+    const auto = engineShape({ workers: 0, threads: 0, cuda: cudaDeviceCount() > 0, cores: os.cpus().length });
+    expect(metric(text, "stt_engine_workers", { state: "idle" })).toBe(auto.workers);
+    expect(metric(text, "stt_engine_workers", { state: "busy" })).toBe(0);
   });
 
   test("after jfk.flac: audio seconds, utterances, transcripts, latency, batches, errors", async () => {
