@@ -9,12 +9,8 @@
 import path from "node:path";
 import * as native from "../ffi/sttwhisper.ts";
 import { SHARED_AUDIO, decodeToPcm16, toFloat } from "../test/support/audio.ts";
+import { arg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1]! : def;
-};
 const REPEAT = Number(arg("repeat", "3"));
 const model = native.load({
   modelDir: path.resolve(import.meta.dir, "../models/tiny.en"),

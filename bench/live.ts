@@ -24,12 +24,8 @@ import type { TranscriptionInterimPayload, TranscriptionPayload } from "../src/t
 import { JFK_TEXT, normalizeText, speak, wordErrorRate, decodeToPcm16, SHARED_AUDIO } from "../test/support/audio.ts";
 import { SENTENCES, percentile, rng } from "./lib/speech.ts";
 import { ServerProcess } from "./lib/server-process.ts";
+import { arg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1]! : def;
-};
 const CLIENTS = arg("clients", "1,2,4").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "40"));
 const SILENCE = Number(arg("silence", "0.5"));

@@ -16,21 +16,17 @@ import { mkdirSync } from "node:fs";
 import type { TranscriptionPayload } from "../src/transport/schemas.ts";
 import { buildStream, loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
 import { ServerProcess, type ChildStats } from "./lib/server-process.ts";
+import { arg, flag } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1]! : def;
-};
 const CLIENTS = arg("clients", "1,2,4,8,16,32").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "40"));
-const TARGET = argv.includes("--url") ? arg("url", "") : null;
+const TARGET = flag("url") ? arg("url", "") : null;
 const THREADS = Number(arg("threads", "2"));
 const SILENCE = 0.5;
 const PAD = 0.2;
 const BATCH = Number(arg("batch-size", "8"));
 const MODES: { name: string; batch_size: number }[] = [{ name: "batched", batch_size: BATCH }];
-if (!argv.includes("--no-baseline") && BATCH !== 1 && !TARGET) MODES.push({ name: "one-at-a-time", batch_size: 1 });
+if (!flag("no-baseline") && BATCH !== 1 && !TARGET) MODES.push({ name: "one-at-a-time", batch_size: 1 });
 const SERVER_CONFIG = {
   host: "127.0.0.1",
   port: 0,

@@ -21,12 +21,8 @@ import { mkdirSync } from "node:fs";
 import type { ErrorPayload, TranscriptionPayload } from "../src/transport/schemas.ts";
 import { buildStream, loadClips, percentile, rng, type Clip } from "./lib/speech.ts";
 import { ServerProcess } from "./lib/server-process.ts";
+import { arg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1]! : def;
-};
 const STEPS = arg("steps", "0.5,1,1.5,2,3").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "45"));
 const MAX_LATENCY = Number(arg("max-latency", "2"));

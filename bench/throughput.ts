@@ -21,12 +21,8 @@ import path from "node:path";
 import { createWhisperEngine, type WhisperEngine } from "../src/engine/whisper.ts";
 import { admissibleRate, fitCost, maxThroughput, type CostSample } from "../src/capacity/model.ts";
 import { loadClips, percentile, rng } from "./lib/speech.ts";
+import { arg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1]! : def;
-};
 const CORES = os.cpus().length;
 /** Every W × T = cores, unless given. */
 const defaultShapes = Array.from({ length: CORES }, (_, i) => i + 1)

@@ -47,18 +47,25 @@ function setup(engineMs: number, active: Set<string>, maxLatency = 2, sleepMs = 
 
 const audio = new Float32Array(16000);
 
+/** Opens streams s0, s1, … until one is refused, moving the clock `stepMs` between them; how many were admitted. */
+function admitUntilRefused(cap: Capacity, active: Set<string>, advance: (ms: number) => void, stepMs = 0): number {
+  let admitted = 0;
+  for (let i = 0; i < 20; i++) {
+    if (cap.admit(`s${i}`, "sock") !== null) break;
+    active.add(`s${i}`);
+    admitted++;
+    advance(stepMs);
+  }
+  return admitted;
+}
+
 describe("capacity controller", () => {
   test("admits streams up to what the measured cost allows, then refuses; shedInterims once the engine is saturated", async () => {
     const active = new Set<string>();
     const { cap, wrapped, advance } = setup(500, active);
     await wrapped.transcribe({ audio, streamKey: "__warmup" });
-    // 0.5 s per utterance: at most 2 finals/s, 0.85 × 2 = 1.7 admissible; a new stream counts 0.25/s.
-    let admitted = 0;
-    for (let i = 0; i < 20; i++) {
-      if (cap.admit(`s${i}`, "sock") !== null) break;
-      active.add(`s${i}`);
-      admitted++;
-    }
+    // 0.5 s per utterance: at most 2 finals/s, 0.85 × 2 = 1.7 admissible (this test sets max_utilization 0.85); a new stream counts 0.25/s.
+    const admitted = admitUntilRefused(cap, active, advance);
     // With 5 open, a 6th fits (1.25 + 0.25 ≤ 1.7); with 6 open, a 7th would make 1.75.
     expect(admitted).toBe(6);
     expect(cap.snapshot(true).capacityStreams).toBe(6);
@@ -97,13 +104,7 @@ describe("capacity controller", () => {
     const active = new Set<string>();
     const { cap, wrapped, advance } = setup(500, active);
     await wrapped.transcribe({ audio, streamKey: "__warmup" });
-    let admitted = 0;
-    for (let i = 0; i < 20; i++) {
-      if (cap.admit(`s${i}`, "sock") !== null) break;
-      active.add(`s${i}`);
-      admitted++;
-      advance(500);
-    }
+    const admitted = admitUntilRefused(cap, active, advance, 500);
     // The same 6 as when they all arrive at once: a stream 3 s old with no
     // final yet is not yet a quiet one (counted so, a 7th would fit).
     expect(admitted).toBe(6);
