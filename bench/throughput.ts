@@ -20,6 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { createWhisperEngine, type WhisperEngine } from "../src/engine/whisper.ts";
 import { admissibleRate, fitCost, maxThroughput, type CostSample } from "../src/capacity/model.ts";
+import { toFloat } from "../test/support/audio.ts";
 import { loadClips, percentile, rng } from "./lib/speech.ts";
 import { arg } from "./lib/args.ts";
 
@@ -39,11 +40,7 @@ const SEED = Number(arg("seed", "7"));
 const SATURATION_N = 48;
 const MODEL = path.resolve(import.meta.dir, "../models/tiny.en");
 
-const clips = (await loadClips()).map((c) => {
-  const f = new Float32Array(c.pcm.length);
-  for (let i = 0; i < f.length; i++) f[i] = c.pcm[i]! / 32768;
-  return f;
-});
+const clips = (await loadClips()).map((c) => toFloat(c.pcm));
 const pick = (rand: () => number) => clips[Math.floor(rand() * clips.length)]!;
 
 async function withEngine<T>(workers: number, threads: number, batchSize: number, batchWaitMs: number, run: (e: WhisperEngine) => Promise<T>): Promise<T> {

@@ -226,13 +226,15 @@ export class SessionManager {
     const now = performance.now();
     const interval = state.options.interim_interval;
     if (now - state.lastInterimAt < interval * 1000) return;
-    const open = session.openUtterance();
-    if (!open || open.end - open.start < interval) return;
+    if (session.openSeconds < interval) return;
     state.lastInterimAt = now;
+    // Decided before the open audio is copied: under load this runs for every
+    // stream each interval and mostly sheds.
     if ((this.engine.waitingFinals?.() ?? 0) > 0 || this.hooks.shedInterims?.()) {
       this.interims.shed++;
       return;
     }
+    const open = session.openUtterance()!;
     this.interims.requested++;
     const request = { audio: open.audio, language: this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
     this.engine.transcribe(request).then(

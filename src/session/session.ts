@@ -92,7 +92,13 @@ export class Session {
     return this.utteranceId;
   }
 
-  /** The open utterance's audio so far, or null outside speech. */
+  /** Seconds of open speech scored so far (0 outside speech); no copy, unlike openUtterance(). */
+  get openSeconds(): number {
+    const from = this.segmenter.openStart;
+    return from < 0 || from >= this.queuedTo ? 0 : (this.queuedTo - from) / this.opts.sampleRate;
+  }
+
+  /** The open utterance's audio so far (a copy), or null outside speech. */
   openUtterance(): OpenUtterance | null {
     const from = this.segmenter.openStart;
     if (from < 0 || from >= this.queuedTo) return null;

@@ -5,30 +5,20 @@
  * stream; its transcript still reaches a monitor on A through Redis.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Socket } from "socket.io-client";
 import { concat, normalizeText, silence, speak } from "../support/audio.ts";
-import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
+import { collect, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
-import { createWhisperEngine, type WhisperEngine } from "../../src/engine/whisper.ts";
-import { engineConfigFrom } from "../../src/server.ts";
-import { resolveConfig } from "../../src/config/load.ts";
-import { RedisProcess, metric, scrape } from "../ops/support.ts";
+import { TwoNodes, metric, scrape } from "../ops/support.ts";
 
 setDefaultTimeout(180_000);
 
-const redis = new RedisProcess();
-let engine: WhisperEngine;
+const nodes = new TwoNodes();
 let a: Harness;
 let b: Harness;
-const sockets: Socket[] = [];
 let sentenceA: Int16Array;
 let sentenceB: Int16Array;
 
-async function sock(h: Harness): Promise<Socket> {
-  const s = await client(h.url);
-  sockets.push(s);
-  return s;
-}
+const sock = (h: Harness) => nodes.sock(h);
 
 async function ready(h: Harness): Promise<{ status: number; reason: string | null }> {
   const res = await fetch(`${h.url}/ready`);
@@ -36,22 +26,12 @@ async function ready(h: Harness): Promise<{ status: number; reason: string | nul
 }
 
 beforeAll(async () => {
-  await redis.start();
-  // One real engine shared by both in-process nodes, as in test/ops/cluster.test.ts.
-  engine = await createWhisperEngine(engineConfigFrom(resolveConfig({}).config));
-  a = await startServer({ redis_url: redis.url, capacity: { max_streams: 1 } as never }, { engine });
-  b = await startServer({ redis_url: redis.url }, { engine });
+  ({ a, b } = await nodes.start({ capacity: { max_streams: 1 } as never }));
   sentenceA = concat(silence(0.3), await speak("Our quarterly numbers look better than we expected"), silence(1.2));
   sentenceB = concat(silence(0.3), await speak("How far is the nearest train station from here"), silence(1.2));
 });
 
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await a?.stop();
-  await b?.stop();
-  await engine?.close();
-  await redis.stop();
-});
+afterAll(() => nodes.close());
 
 describe("two nodes, one at capacity", () => {
   test("the full node refuses and reports not ready; the other is ready and admits", async () => {

@@ -7,46 +7,29 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket } from "socket.io-client";
 import { concat, silence, speak, normalizeText } from "../support/audio.ts";
-import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
+import { collect, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
-import { createWhisperEngine, type WhisperEngine } from "../../src/engine/whisper.ts";
-import { engineConfigFrom } from "../../src/server.ts";
-import { resolveConfig } from "../../src/config/load.ts";
-import { RedisProcess, metric, scrape } from "./support.ts";
+import { TwoNodes, metric, scrape } from "./support.ts";
 
-const redis = new RedisProcess();
-let engine: WhisperEngine;
+// Only A transcribes; monitors sit on both.
+const nodes = new TwoNodes();
+const redis = nodes.redis;
 let a: Harness;
 let b: Harness;
-const sockets: Socket[] = [];
 let sentence: Int16Array;
 
 async function health(h: Harness): Promise<{ status: string; reasons: string[]; redis: { up: boolean; reason: string | null } | null }> {
   return (await (await fetch(`${h.url}/health`)).json()) as never;
 }
 
-async function sock(h: Harness): Promise<Socket> {
-  const s = await client(h.url);
-  sockets.push(s);
-  return s;
-}
+const sock = (h: Harness) => nodes.sock(h);
 
 beforeAll(async () => {
-  await redis.start();
-  // One real engine shared by both in-process nodes (only A transcribes).
-  engine = await createWhisperEngine(engineConfigFrom(resolveConfig({}).config));
-  a = await startServer({ redis_url: redis.url }, { engine });
-  b = await startServer({ redis_url: redis.url }, { engine });
+  ({ a, b } = await nodes.start());
   sentence = concat(silence(0.3), await speak("Every monitor should receive this transcript exactly once"), silence(1.2));
 });
 
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await a?.stop();
-  await b?.stop();
-  await engine?.close();
-  await redis.stop();
-});
+afterAll(() => nodes.close());
 
 /** Streams one sentence to A and returns what each monitor received for it. */
 async function roundTrip(id: string, monitors: Socket[], sender: Socket): Promise<TranscriptionPayload[][]> {

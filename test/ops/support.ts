@@ -1,5 +1,10 @@
 import type { Subprocess } from "bun";
 import { io as connect, type Socket } from "socket.io-client";
+import type { Config } from "../../src/config/schema.ts";
+import { resolveConfig } from "../../src/config/load.ts";
+import { createWhisperEngine, type WhisperEngine } from "../../src/engine/whisper.ts";
+import { engineConfigFrom } from "../../src/server.ts";
+import { client, startServer, type Harness } from "../support/harness.ts";
 
 /** A TCP port that was free a moment ago (bound and released on loopback). */
 export function freePort(): number {
@@ -81,4 +86,39 @@ export async function scrape(url: string, token?: string): Promise<string> {
 
 export function rssMb(): number {
   return process.memoryUsage().rss / 1024 / 1024;
+}
+
+/**
+ * Two in-process nodes joined through one real Redis, sharing one real engine
+ * (loading tiny.en twice would only cost time). `sock` connects a client
+ * that `close` disconnects; `close` then stops the nodes, the engine and Redis.
+ */
+export class TwoNodes {
+  readonly redis = new RedisProcess();
+  a!: Harness;
+  b!: Harness;
+  private engine: WhisperEngine | null = null;
+  private readonly sockets: Socket[] = [];
+
+  async start(configA: Partial<Config> = {}, configB: Partial<Config> = {}): Promise<this> {
+    await this.redis.start();
+    this.engine = await createWhisperEngine(engineConfigFrom(resolveConfig({}).config));
+    this.a = await startServer({ ...configA, redis_url: this.redis.url }, { engine: this.engine });
+    this.b = await startServer({ ...configB, redis_url: this.redis.url }, { engine: this.engine });
+    return this;
+  }
+
+  async sock(h: Harness): Promise<Socket> {
+    const s = await client(h.url);
+    this.sockets.push(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.close();
+    await this.a?.stop();
+    await this.b?.stop();
+    await this.engine?.close();
+    await this.redis.stop();
+  }
 }
