@@ -1,0 +1,103 @@
+import type { Grant } from "../auth/access.ts";
+import type { StreamDefaults } from "../config/schema.ts";
+import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
+
+/**
+ * The contract between the front doors (Socket.IO, Deepgram, OpenAI Realtime)
+ * and the stream core. A door translates its wire format into these calls and
+ * these events into its messages; it never touches sessions, claims, capacity
+ * or the engine itself.
+ */
+
+/** Which front door a stream came in through (metrics, logs). */
+export type Door = "socketio" | "deepgram" | "openai";
+
+/** A stream's options: the config's `streams.*` defaults, overridden per stream. */
+export type StreamOptions = StreamDefaults;
+
+/** Why an utterance was closed. */
+export type EndReason = "silence" | "finalize" | "cut" | "close" | "stall";
+
+/** A closed utterance's result. `text` is "" when nothing usable was said (guards, ≤ 1 character). */
+export interface FinalEvent {
+  payload: TranscriptionPayload;
+  /** True when the room (Socket.IO) did not get it: empty or a single character. */
+  empty: boolean;
+  endedBy: EndReason;
+}
+
+/** The VAD closed an utterance at `end` (stream seconds); its final follows. */
+export interface SpeechStoppedEvent {
+  client_id: string;
+  seq: number;
+  start: number;
+  end: number;
+  endedBy: EndReason;
+}
+
+/**
+ * What a door hears about its own stream, in the stream's order: for one
+ * utterance, speechStarted → interims → speechStopped → final. Socket.IO
+ * monitors are served by the core's room fan-out; a door only needs a listener
+ * for its own connection.
+ */
+export interface StreamListener {
+  final(e: FinalEvent): void;
+  interim?(e: TranscriptionInterimPayload): void;
+  speechStarted?(e: SpeechStartedPayload): void;
+  speechStopped?(e: SpeechStoppedEvent): void;
+  /** An utterance could not be transcribed (engine_error, queue_full), or the stream was taken over. */
+  error(code: string, message: string): void;
+}
+
+export interface StreamRequest {
+  clientId: string;
+  /** Unique per connection (a Socket.IO socket id, "dg:<uuid>", "oa:<uuid>"). */
+  connectionId: string;
+  door: Door;
+  grant: Grant;
+  /** The credential the connection authenticated with, and whether it is a scoped (per-principal) token. */
+  token?: string;
+  scoped?: boolean;
+  /** A resume key from an earlier stream_started, to take the clientId back after a reconnect. */
+  resumeKey?: string;
+  options?: Partial<StreamOptions>;
+  /** Direct delivery to this connection (doors other than Socket.IO). */
+  listener?: StreamListener;
+}
+
+export type OpenRefusal = {
+  ok: false;
+  code: "forbidden" | "client_id_in_use" | "max_sessions" | "server_busy" | "shutting_down" | "invalid_payload";
+  message: string;
+  /** With server_busy: when to try again. */
+  retryAfterMs?: number;
+  /** False for a refused stream's repeated audio: stay quiet until retryAfterMs. */
+  notify?: boolean;
+};
+
+export type OpenResult = { ok: true; stream: LiveStream; resumeKey: string; fresh: boolean; previousOwner?: string } | OpenRefusal;
+
+export type PushResult = { ok: true } | { ok: false; code: "buffer_full"; message: string };
+
+/** A door's handle on one live stream. */
+export interface LiveStream {
+  readonly clientId: string;
+  readonly connectionId: string;
+  /** The effective options. */
+  readonly options: StreamOptions;
+  /** Seconds of audio received (the stream clock). */
+  readonly audioSeconds: number;
+  /** 16 kHz mono float samples in [-1, 1]. */
+  push(samples: Float32Array): PushResult;
+  /** Closes the open utterance now; resolves once its final (if any) was delivered. False: nothing was open. */
+  finalize(): Promise<boolean>;
+  /** Drops the open (not yet closed) speech without transcribing it. */
+  clear(): Promise<void>;
+  /** Changes options; takes effect from the next chunk (segmentation) or utterance (decoding). */
+  setOptions(o: Partial<StreamOptions>): StreamOptions;
+  /** Resolves once every result of audio pushed so far has been delivered. */
+  settled(): Promise<void>;
+  /** Flushes open speech, delivers its final, and gives the clientId up. */
+  close(): Promise<void>;
+}
