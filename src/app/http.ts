@@ -2,10 +2,11 @@ import type { Server as Engine } from "@socket.io/bun-engine";
 import type { Config } from "../config/schema.ts";
 import type { HttpContext } from "../http/context.ts";
 import { handleHttp } from "../http/routes.ts";
+import { routeWebSockets, upgradeToDoor, type WebSocketDoor } from "../doors/websocket.ts";
 import type { Logger } from "../log.ts";
 
 /** The one listening port: /socket.io/ goes to the transport, everything else to the HTTP routes. */
-export function serveHttp(config: Config, transport: Engine, context: HttpContext, log: Logger): ReturnType<typeof Bun.serve> {
+export function serveHttp(config: Config, transport: Engine, context: HttpContext, log: Logger, doors: readonly WebSocketDoor<unknown>[] = []): ReturnType<typeof Bun.serve> {
   const handler = transport.handler();
   return Bun.serve({
     hostname: config.host,
@@ -13,9 +14,11 @@ export function serveHttp(config: Config, transport: Engine, context: HttpContex
     idleTimeout: handler.idleTimeout,
     // Above max_upload_bytes so that the file endpoint answers an oversized upload itself (413 in OpenAI's shape).
     maxRequestBodySize: Math.max(handler.maxRequestBodySize, config.limits.max_upload_bytes + 1024 * 1024),
-    websocket: handler.websocket,
+    websocket: routeWebSockets(doors, handler.websocket as never) as never,
     async fetch(req, server) {
       if (new URL(req.url).pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
+      const upgraded = await upgradeToDoor(doors, req, server as never);
+      if (upgraded !== null) return upgraded;
       return (await handleHttp(req, context)) ?? new Response("not found", { status: 404 });
     },
     // Whatever a handler throws is logged here; the client gets no message, path or stack.
