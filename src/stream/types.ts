@@ -101,3 +101,28 @@ export interface LiveStream {
   /** Flushes open speech, delivers its final, and gives the clientId up. */
   close(): Promise<void>;
 }
+
+/**
+ * What a front door gets from the core. Per-stream options (config
+ * `streams.*`, overridable per stream) include, besides the live-result ones:
+ * `language` (null = the server's), `silence_duration` (s of trailing silence
+ * that ends an utterance), `vad_threshold`, `speech_pad` (s kept before and
+ * after speech), and `segmentation` ("vad": utterances end on silence;
+ * "manual": only finalize/close end one, e.g. OpenAI `turn_detection: null`).
+ */
+export interface StreamCore {
+  open(req: StreamRequest): Promise<OpenResult>;
+  /** Null when a new stream would be admitted now; else the refusal (doors that refuse at the handshake). */
+  wouldAdmit(): OpenRefusal | null;
+  /** Checks per-stream options (a language the model lacks, a value out of range); null when fine. */
+  checkOptions(o: Partial<StreamOptions>): string | null;
+  /** True once shutdown began: doors refuse new connections. */
+  stopping(): boolean;
+}
+
+/** Per-door counters (Prometheus `stt_door_*`). */
+export interface DoorEvents {
+  streamOpened(door: Door): void;
+  refused(door: Door, code: string): void;
+  error(door: Door, code: string): void;
+}
