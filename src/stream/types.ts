@@ -1,4 +1,7 @@
 import type { Grant } from "../auth/access.ts";
+import type { TokenAuth } from "../auth/tokens.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
 import type { StreamDefaults } from "../config/schema.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
 
@@ -125,4 +128,14 @@ export interface DoorEvents {
   streamOpened(door: Door): void;
   refused(door: Door, code: string): void;
   error(door: Door, code: string): void;
+}
+
+/** Everything a front door is built from (`deepgramDoor(ctx)`, `realtimeDoor(ctx)`). */
+export interface DoorContext {
+  core: StreamCore;
+  config: Config;
+  /** The server's tokens (plain and scoped); `auth.enabled` false = open server. */
+  auth: TokenAuth;
+  log: Logger;
+  events: DoorEvents;
 }
