@@ -1,0 +1,113 @@
+/**
+ * Deepgram v1 live messages, server → client. Shapes follow the SDKs'
+ * ListenV1* types; every field a client may index is always present
+ * (LiveKit and Vocode read them without defaults).
+ */
+
+/** `[channel, channel count]`: this server transcribes one channel. */
+export const CHANNEL: readonly [number, number] = [0, 1];
+
+export interface DgWord {
+  /** Lower case, no punctuation ("americans"). */
+  word: string;
+  start: number;
+  end: number;
+  confidence: number;
+  /** As the model wrote it ("Americans,") with punctuate/smart_format; else the bare word. */
+  punctuated_word: string;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+export interface DgMeta {
+  request_id: string;
+  model_info: ModelInfo;
+  model_uuid: string;
+}
+
+export interface DgResults {
+  type: "Results";
+  channel_index: number[];
+  duration: number;
+  start: number;
+  is_final: boolean;
+  speech_final: boolean;
+  from_finalize: boolean;
+  channel: { alternatives: { transcript: string; confidence: number; words: DgWord[]; languages?: string[] }[] };
+  metadata: DgMeta;
+}
+
+export interface DgSpeechStarted {
+  type: "SpeechStarted";
+  channel: number[];
+  timestamp: number;
+}
+
+export interface DgUtteranceEnd {
+  type: "UtteranceEnd";
+  channel: number[];
+  last_word_end: number;
+}
+
+export interface DgMetadata {
+  type: "Metadata";
+  transaction_key: "deprecated";
+  request_id: string;
+  sha256: string;
+  created: string;
+  duration: number;
+  channels: number;
+  models: string[];
+  model_info: Record<string, ModelInfo>;
+}
+
+/** The older SDKs' ErrorResponse shape; `variant` carries this server's error code. */
+export interface DgError {
+  type: "Error";
+  description: string;
+  message: string;
+  variant: string;
+}
+
+export type DgMessage = DgResults | DgSpeechStarted | DgUtteranceEnd | DgMetadata | DgError;
+
+/** Seconds as Deepgram prints them (ms resolution), never negative. */
+export function secs(x: number): number {
+  return Math.max(0, Math.round(x * 1000) / 1000);
+}
+
+export function speechStarted(timestamp: number): DgSpeechStarted {
+  return { type: "SpeechStarted", channel: [...CHANNEL], timestamp: secs(timestamp) };
+}
+
+export function utteranceEnd(lastWordEnd: number): DgUtteranceEnd {
+  return { type: "UtteranceEnd", channel: [...CHANNEL], last_word_end: secs(lastWordEnd) };
+}
+
+export function errorMessage(code: string, message: string): DgError {
+  return { type: "Error", description: message, message, variant: code };
+}
+
+export function metadataMessage(meta: DgMeta, f: { sha256: string; created: Date; duration: number }): DgMetadata {
+  return {
+    type: "Metadata",
+    transaction_key: "deprecated",
+    request_id: meta.request_id,
+    sha256: f.sha256,
+    created: f.created.toISOString(),
+    duration: secs(f.duration),
+    channels: 1,
+    models: [meta.model_uuid],
+    model_info: { [meta.model_uuid]: meta.model_info },
+  };
+}
+
+/** A stable UUID-shaped id for the loaded model (the same model name gives the same id). */
+export function modelUuid(name: string): string {
+  const h = new Bun.CryptoHasher("sha256").update(`bun-whisper-stt model ${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
