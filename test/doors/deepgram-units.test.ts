@@ -95,7 +95,7 @@ describe("credentials", () => {
 
 async function ffmpeg(args: string[], input?: Uint8Array): Promise<Uint8Array> {
   if (!Bun.which("ffmpeg")) throw new Error('ffmpeg not found: "apt-get install -y ffmpeg" (scripts/test-setup.sh does)');
-  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", ...args], { stdin: input ? new Blob([input]) : "ignore", stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", ...args], { stdin: input ? new Blob([input.slice()]) : "ignore", stdout: "pipe", stderr: "pipe" });
   const out = new Uint8Array(await new Response(p.stdout).arrayBuffer());
   if ((await p.exited) !== 0) throw new Error(`ffmpeg ${args.join(" ")} failed: ${await new Response(p.stderr).text()}`);
   return out;
