@@ -65,12 +65,18 @@ export interface DgMetadata {
   model_info: Record<string, ModelInfo>;
 }
 
-/** The older SDKs' ErrorResponse shape; `variant` carries this server's error code. */
+/**
+ * The SDKs' ListenV1Error: `variant` is the category ("SchemaError": a client
+ * text message that could not be used, whose text is echoed in `message`),
+ * `code` (legacy) this server's error code, `description` what went wrong.
+ */
+export type ErrorVariant = "SchemaError" | "DataError" | "ServerError";
 export interface DgError {
   type: "Error";
+  variant: ErrorVariant;
+  code: string;
   description: string;
   message: string;
-  variant: string;
 }
 
 export type DgMessage = DgResults | DgSpeechStarted | DgUtteranceEnd | DgMetadata | DgError;
@@ -88,8 +94,9 @@ export function utteranceEnd(lastWordEnd: number): DgUtteranceEnd {
   return { type: "UtteranceEnd", channel: [...CHANNEL], last_word_end: secs(lastWordEnd) };
 }
 
-export function errorMessage(code: string, message: string): DgError {
-  return { type: "Error", description: message, message, variant: code };
+/** `message`: the offending client message for SchemaError (cut to 256 characters), else the description again (older SDKs read it). */
+export function errorMessage(variant: ErrorVariant, code: string, description: string, message = description): DgError {
+  return { type: "Error", variant, code, description, message: message.slice(0, 256) };
 }
 
 export function metadataMessage(meta: DgMeta, f: { sha256: string; created: Date; duration: number }): DgMetadata {

@@ -3,7 +3,7 @@ import type { DoorEvents, FinalEvent, LiveStream, SpeechStoppedEvent, StreamList
 import type { Logger } from "../../log.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload } from "../../transport/schemas.ts";
 import { AudioDecoder } from "./audio.ts";
-import { errorMessage, metadataMessage, type DgMessage, type DgMeta } from "./messages.ts";
+import { errorMessage, metadataMessage, type DgMessage, type DgMeta, type ErrorVariant } from "./messages.ts";
 import type { DeepgramParams } from "./query.ts";
 import { ResultMapper } from "./results.ts";
 
@@ -131,7 +131,7 @@ export class DeepgramConnection {
     try {
       msg = JSON.parse(text);
     } catch {
-      return this.reject("invalid_message", "text frames carry JSON control messages (KeepAlive, Finalize, CloseStream); send audio as binary frames");
+      return this.reject("SchemaError", "invalid_message", "text frames carry JSON control messages (KeepAlive, Finalize, CloseStream); send audio as binary frames", text);
     }
     const type = typeof msg === "object" && msg !== null ? (msg as { type?: unknown }).type : undefined;
     switch (type) {
@@ -142,7 +142,7 @@ export class DeepgramConnection {
       case "CloseStream":
         return this.closeStream();
       default:
-        return this.reject("unknown_message", `unknown message type ${JSON.stringify(type ?? null).slice(0, 64)}: expected KeepAlive, Finalize or CloseStream`);
+        return this.reject("SchemaError", "unknown_message", `unknown message type ${JSON.stringify(type ?? null).slice(0, 64)}: expected KeepAlive, Finalize or CloseStream`, text);
     }
   }
 
@@ -153,12 +153,12 @@ export class DeepgramConnection {
     const decoded = this.decoder.decode(bytes);
     if (!decoded.ok) {
       if (decoded.code === "payload_too_large") return this.fatal(decoded.code, decoded.message, TOO_BIG);
-      return this.reject(decoded.code, decoded.message);
+      return this.reject("DataError", decoded.code, decoded.message);
     }
     this.hash.update(bytes);
     if (decoded.samples.length > 0) {
       const pushed = stream.push(decoded.samples);
-      if (!pushed.ok) return this.reject(pushed.code, pushed.message);
+      if (!pushed.ok) return this.reject("DataError", pushed.code, pushed.message);
     }
     this.send(this.mapper.tick(stream.audioSeconds));
   }
@@ -200,17 +200,17 @@ export class DeepgramConnection {
   }
 
   /** A bad frame: an Error message; the stream goes on. */
-  private reject(code: string, message: string): void {
+  private reject(variant: ErrorVariant, code: string, description: string, original?: string): void {
     this.d.events.error("deepgram", code);
-    this.d.log.once(`deepgram:${this.requestId}:${code}`, "deepgram: bad client input", { requestId: this.requestId, clientId: this.d.clientId, code, message });
-    this.send([errorMessage(code, message)]);
+    this.d.log.once(`deepgram:${this.requestId}:${code}`, "deepgram: bad client input", { requestId: this.requestId, clientId: this.d.clientId, code, description });
+    this.send([errorMessage(variant, code, description, original)]);
   }
 
   /** The stream cannot go on: Error message (when there is one), close frame, stream released. */
   private fatal(code: string, message: string, closeCode: number, reason = message): void {
     if (this.phase === "closed") return;
     if (code !== "idle_timeout") this.d.events.error("deepgram", code);
-    if (message) this.send([errorMessage(code, message)]);
+    if (message) this.send([errorMessage(code === "payload_too_large" ? "DataError" : "ServerError", code, message)]);
     this.phase = "closed";
     this.stopTimer();
     void this.stream?.close().catch(() => {});
@@ -221,7 +221,7 @@ export class DeepgramConnection {
   /** The core could not transcribe an utterance, or the stream was taken over. */
   private fail(code: string, message: string): void {
     this.d.events.error("deepgram", code);
-    this.send([errorMessage(code, message)]);
+    this.send([errorMessage("ServerError", code, message)]);
   }
 
   private send(messages: DgMessage[]): void {

@@ -1,0 +1,124 @@
+/**
+ * Python clients of Deepgram's protocol against /v1/listen, launched from
+ * bun test: Deepgram's own SDK (deepgram-sdk) and Pipecat's
+ * DeepgramSTTService (pipecat-ai[deepgram]) with nothing changed but the base
+ * URL. Both pinned in scripts/test-setup.sh.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { resolve } from "node:path";
+import { JFK_TEXT, SHARED_AUDIO, decodeToPcm16, normalizeText, wordErrorRate } from "../support/audio.ts";
+import { startServer, type Harness } from "../support/harness.ts";
+import type { DgMessage, DgMetadata, DgResults } from "../../src/doors/deepgram/messages.ts";
+import { DG_KEY, expectComplete, finalsOf, resultsOf, textOf, upgradeRequest, wsUrl } from "./support.ts";
+
+setDefaultTimeout(180_000);
+
+const SDK_SCRIPT = resolve(import.meta.dir, "../python/deepgram_live.py");
+const PIPECAT_SCRIPT = resolve(import.meta.dir, "../python/pipecat_deepgram.py");
+let h: Harness;
+const files = { pcm: `/tmp/stt-dg-jfk-${process.pid}.raw`, mulaw: `/tmp/stt-dg-jfk-${process.pid}.mulaw` };
+
+async function python<T>(script: string, args: string[]): Promise<T> {
+  const p = Bun.spawn(["python3", script, ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${script} exited ${code}: ${err.slice(-4000)}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!) as T;
+}
+
+beforeAll(async () => {
+  if (!Bun.which("python3")) throw new Error("python3 not found (scripts/test-setup.sh installs the Python clients)");
+  for (const [module, pkg] of [
+    ["deepgram", "deepgram-sdk==7.17.0"],
+    ["pipecat.services.deepgram.stt", '"pipecat-ai[deepgram]==1.14.0"'],
+  ]) {
+    if (Bun.spawnSync(["python3", "-c", `import ${module}`]).exitCode !== 0) throw new Error(`${module} missing: pip install ${pkg} (scripts/test-setup.sh)`);
+  }
+  const pcm = await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`);
+  await Bun.write(files.pcm, pcm);
+  // Telephony audio: 8 kHz μ-law, made by ffmpeg from the clip.
+  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", `${SHARED_AUDIO}/jfk.flac`, "-ac", "1", "-ar", "8000", "-f", "mulaw", files.mulaw], { stderr: "pipe" });
+  if ((await p.exited) !== 0) throw new Error(`ffmpeg: ${await new Response(p.stderr).text()}`);
+  h = await startServer({ auth: { tokens: [DG_KEY] } as never });
+});
+
+afterAll(async () => {
+  await h?.stop();
+  for (const f of Object.values(files)) await Bun.file(f).delete().catch(() => {});
+});
+
+describe("deepgram-sdk (Python)", () => {
+  test("8 kHz μ-law in real time: interims and finals with words, SpeechStarted, UtteranceEnd, Finalize answered once, CloseStream → Metadata, close 1000", async () => {
+    const r = await python<{ messages: DgMessage[]; close_code: number; finalize_sent_at: number }>(SDK_SCRIPT, [
+      "--url",
+      wsUrl(h.url),
+      "--audio",
+      files.mulaw,
+      "--encoding",
+      "mulaw",
+      "--sample-rate",
+      "8000",
+      "--key",
+      DG_KEY,
+    ]);
+    expect(r.close_code).toBe(1000);
+    const results = resultsOf(r.messages);
+    for (const m of results) expectComplete(m, results[0]!.metadata.request_id);
+    const finals = finalsOf(r.messages);
+    // Telephony audio (8 kHz μ-law, resampled here) is not the float32 reference input: within one word.
+    expect(wordErrorRate(JFK_TEXT, textOf(finals))).toBeLessThanOrEqual(1 / 22);
+    expect(results.some((m) => !m.is_final)).toBe(true);
+    expect(finals.flatMap((m) => m.channel.alternatives[0]!.words).length).toBeGreaterThan(15);
+    expect(r.messages.some((m) => m.type === "SpeechStarted")).toBe(true);
+    expect(r.messages.some((m) => m.type === "UtteranceEnd")).toBe(true);
+    // The Finalize came after the clip's last final: answered by exactly one empty from_finalize final.
+    const answers = results.filter((m) => m.from_finalize);
+    expect(answers).toHaveLength(1);
+    expect(r.messages.indexOf(answers[0]!)).toBeGreaterThanOrEqual(r.finalize_sent_at);
+    const meta = r.messages.at(-1) as DgMetadata;
+    expect(meta.type).toBe("Metadata");
+    expect(meta.duration).toBeCloseTo(11, 0);
+  });
+
+  test("handshake refusals are HTTP statuses the SDK reports: 401 for a bad key, 400 for a bad value", async () => {
+    const bad = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `
+import asyncio, sys
+from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
+from deepgram.core.api_error import ApiError
+async def main(key, query):
+    env = DeepgramClientEnvironment(base="http://x", production=sys.argv[1], agent="ws://x", agent_rest="http://x")
+    try:
+        async with AsyncDeepgramClient(api_key=key, environment=env).listen.v1.connect(model="nova-3", encoding="linear16", **query):
+            print("opened")
+    except ApiError as e:
+        print(e.status_code, e.body)
+asyncio.run(main("wrong-key-123456", {}))
+asyncio.run(main(sys.argv[2], {"interim_results": "sometimes"}))
+`,
+        wsUrl(h.url),
+        DG_KEY,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const out = (await new Response(bad.stdout).text()).trim().split("\n");
+    expect(await bad.exited).toBe(0);
+    expect(out).toEqual(["401 Websocket initialized with invalid credentials.", "400 Unexpected error when initializing websocket connection."]);
+    // The reason is in the HTTP body, Deepgram's error shape.
+    const raw = await upgradeRequest(h.url, "/v1/listen?encoding=linear16&interim_results=sometimes", { Authorization: `Token ${DG_KEY}` });
+    expect(raw.status).toBe(400);
+    expect(JSON.parse(raw.body)).toMatchObject({ err_code: "invalid_query", err_msg: 'invalid query parameter interim_results="sometimes": expected true or false' });
+    expect(raw.headers["dg-request-id"]).toBe(JSON.parse(raw.body).request_id);
+  });
+});
+
+describe("Pipecat DeepgramSTTService(base_url=ws://…)", () => {
+  test("a minimal pipeline fed jfk.flac as audio frames: its transcription frames carry the sentence; its Finalize is answered", async () => {
+    const r = await python<{ finals: string[]; interims: string[]; from_finalize: boolean[] }>(PIPECAT_SCRIPT, ["--url", wsUrl(h.url), "--pcm", files.pcm, "--key", DG_KEY]);
+    expect(normalizeText(r.finals.join(" "))).toBe(JFK_TEXT);
+    expect(r.interims.length).toBeGreaterThan(0);
+    expect(r.finals.every((t) => t.length > 0)).toBe(true);
+  });
+});
