@@ -21,5 +21,6 @@ export function deepgramDoor(ctx: DoorContext): WebSocketDoor<DeepgramState> {
     open: (ws) => ws.data.state.attach(ws),
     message: (ws, message) => ws.data.state.message(message),
     close: (ws, code, reason) => ws.data.state.closed(code, reason),
+    ping: (ws) => ws.data.state.activity(),
   };
 }

@@ -98,6 +98,11 @@ export class DeepgramConnection {
     }, Math.min(500, timeout / 4));
   }
 
+  /** A WebSocket ping: the client is there (Deepgram counts pings against the idle timeout), no audio time passes. */
+  activity(): void {
+    this.lastActivity = performance.now();
+  }
+
   message(m: string | Buffer): void {
     if (this.phase !== "open") return;
     this.lastActivity = performance.now();
