@@ -99,6 +99,11 @@ export class ResultMapper {
     return out;
   }
 
+  /** An utterance will have no final (engine_error, queue_full): stop waiting for it. */
+  lost(): void {
+    this.pending.clear();
+  }
+
   /** Called before the door asks the core to finalize: the next finalize-ended final answers it. */
   finalizeRequested(): void {
     this.finalizeRequests++;

@@ -226,6 +226,7 @@ export class DeepgramConnection {
   /** The core could not transcribe an utterance, or the stream was taken over. */
   private fail(code: string, message: string): void {
     this.d.events.error("deepgram", code);
+    if (code === "engine_error" || code === "queue_full") this.mapper.lost();
     this.send([errorMessage("ServerError", code, message)]);
   }
 
