@@ -25,11 +25,8 @@ export function silenceFor(endpointing: DeepgramParams["endpointing"]): number |
   return Math.min(SILENCE_MAX_S, Math.max(ENDPOINTING_FLOOR_S, endpointing / 1000));
 }
 
-/** The per-stream options this door sets (the core's StreamOptions, once it has them all). */
-type DoorOptions = Partial<StreamOptions> & { language?: string | null; silence_duration?: number | null; segmentation?: "vad" | "manual" };
-
-export function streamOptionsFor(p: DeepgramParams): DoorOptions {
-  const o: DoorOptions = {
+export function streamOptionsFor(p: DeepgramParams): Partial<StreamOptions> {
+  const o: Partial<StreamOptions> = {
     interim_results: p.interimResults,
     // Results carry words on every message.
     word_timestamps: true,
