@@ -254,6 +254,29 @@ describe("results mapping", () => {
     expect(m.tick(10)).toEqual([]);
   });
 
+  test("an onset that comes before the previous utterance's stop and final keeps speech open: no empty final over it", () => {
+    const m = new ResultMapper(OPTS);
+    m.speechStarted({ client_id: "c", start: 0.2 });
+    m.speechStarted({ client_id: "c", start: 2.5 }); // the next sentence, heard before the first one's final
+    m.speechStopped({ client_id: "c", seq: 0, start: 0.2, end: 2.3, endedBy: "silence" });
+    m.final(final(0, "And so, my fellow Americans,", 0.2, 2.3, words), 2.9);
+    expect(m.idle).toBe(false);
+    expect(results(m.tick(9))).toEqual([]);
+    m.speechStopped({ client_id: "c", seq: 1, start: 2.5, end: 9.5, endedBy: "silence" });
+    m.final(final(1, "ask", 2.5, 9.5, [w("ask", 2.6, 3.0)]), 9.6);
+    expect(m.idle).toBe(true);
+  });
+
+  test("interims without word timings: only words not yet final are spread, over [cursor, end], inside their results", () => {
+    const m = new ResultMapper(OPTS);
+    const a = results(m.interim(interim(0, "And so", "And so my", 0.2, 1.0)));
+    const b = results(m.interim(interim(0, "And so my fellow", "And so my fellow Americans", 0.2, 2.0)));
+    const windows = [...a, ...b].map((r) => [r.start, r.start + r.duration]);
+    for (const [i, r] of [...a, ...b].entries()) for (const x of r.channel.alternatives[0]!.words) expect(x.start >= windows[i]![0]! && x.end <= windows[i]![1]! + 1e-9).toBe(true);
+    expect(b[0]!.start).toBeCloseTo(a[0]!.start + a[0]!.duration, 6);
+    expect(b.map((r) => transcript(r))).toEqual(["my fellow", "Americans"]);
+  });
+
   test("bare words: lower case, edge punctuation off, inner apostrophes kept", () => {
     expect(["Americans,", "“Ask", "don't", "U.S.", "well-known.", "¿Qué?"].map(bareWord)).toEqual(["americans", "ask", "don't", "u.s", "well-known", "qué"]);
   });

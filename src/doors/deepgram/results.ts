@@ -48,21 +48,27 @@ export class ResultMapper {
   private seq = -1;
   private sent = 0;
   private wordsInUtterance = false;
-  private inSpeech = false;
-  /** Utterances the VAD closed whose final has not come yet. */
-  private readonly pending = new Set<number>();
+  /**
+   * Speech onsets arrive straight from the VAD, speechStopped and finals in
+   * the stream's result order, so an onset may come before the previous
+   * utterance's stop. Speech is open while the newest onset is not before the
+   * newest stop's end.
+   */
+  private lastSpeechStart = -1;
+  private lastStopEnd = 0;
+  /** Utterances the VAD closed (cut parts included) whose final has not come yet. */
+  private pending = 0;
   /** Finalize requests not yet answered with a from_finalize result. */
   private finalizeRequests = 0;
   private lastWordEnd: number | null = null;
   /** An UtteranceEnd may still be owed for lastWordEnd. */
   private utteranceEndDue = false;
-  private lastSpeechStart = -1;
 
   constructor(private readonly o: MapperOptions) {}
 
   /** No speech open and no final outstanding. */
   get idle(): boolean {
-    return !this.inSpeech && this.pending.size === 0;
+    return this.lastSpeechStart < this.lastStopEnd && this.pending === 0;
   }
 
   get finalizing(): boolean {
@@ -70,7 +76,6 @@ export class ResultMapper {
   }
 
   speechStarted(e: SpeechStartedPayload): DgMessage[] {
-    this.inSpeech = true;
     this.lastSpeechStart = Math.max(this.lastSpeechStart, e.start);
     // A gap that was long enough is reported before the speech that ends it.
     const out = this.checkUtteranceEnd(e.start);
@@ -79,14 +84,14 @@ export class ResultMapper {
   }
 
   speechStopped(e: SpeechStoppedEvent): void {
-    if (e.endedBy === "cut") return; // the speaker goes on; the next part follows
-    this.inSpeech = false;
-    this.pending.add(e.seq);
+    this.pending++;
+    // After a cut the speaker goes on: the next part is still open.
+    if (e.endedBy !== "cut") this.lastStopEnd = Math.max(this.lastStopEnd, e.end);
   }
 
   interim(e: TranscriptionInterimPayload): DgMessage[] {
     this.enter(e.seq);
-    const words = wordsOf(e.text, e.words, e.start, e.end);
+    const words = wordsOf(e.text, e.words, Math.max(this.cursor, e.start), e.end, this.sent);
     const stable = Math.min(countWords(e.stable_text), words.length);
     const out: DgMessage[] = [];
     if (stable > this.sent) {
@@ -101,7 +106,7 @@ export class ResultMapper {
 
   /** An utterance will have no final (engine_error, queue_full): stop waiting for it. */
   lost(): void {
-    this.pending.clear();
+    this.pending = Math.max(0, this.pending - 1);
   }
 
   /** Called before the door asks the core to finalize: the next finalize-ended final answers it. */
@@ -118,8 +123,7 @@ export class ResultMapper {
     if (fromFinalize) this.finalizeRequests--;
     const end = Math.max(p.end, rest.at(-1)?.end ?? 0);
     const out: DgMessage[] = [this.finalOver(rest, end, { speechFinal: this.o.endpointing && e.endedBy === "silence", fromFinalize, language: p.language })];
-    this.pending.delete(p.seq);
-    if (e.endedBy !== "cut") this.inSpeech = false;
+    this.pending = Math.max(0, this.pending - 1);
     if (this.wordsInUtterance) this.utteranceEndDue = true;
     this.seq = -1;
     this.sent = 0;
@@ -193,13 +197,18 @@ export class ResultMapper {
   private results(words: Word[], start: number, end: number, isFinal: boolean, speechFinal: boolean, fromFinalize: boolean, language?: string): DgResults {
     const dg: DgWord[] = words.map((w) => {
       const bare = bareWord(w.text);
-      return { word: bare, start: secs(w.start), end: secs(w.end), confidence: round(w.probability), punctuated_word: this.o.punctuate ? w.text : bare };
+      // Inside the result's window: a word the alignment put a little before it (its
+      // utterance's earlier words went final with estimated times) starts at the window.
+      const from = Math.min(Math.max(w.start, start), end);
+      const to = Math.min(Math.max(w.end, from), end);
+      return { word: bare, start: secs(from), end: secs(to), confidence: round(w.probability), punctuated_word: this.o.punctuate ? w.text : bare };
     });
     const lang = language ?? this.o.language;
     return {
       type: "Results",
       channel_index: [...CHANNEL],
-      duration: secs(end - start),
+      // From the rounded ends, so start + duration is exactly the rounded end (results tile to the ms).
+      duration: secs(secs(end) - secs(start)),
       start: secs(start),
       is_final: isFinal,
       speech_final: speechFinal,
@@ -236,15 +245,20 @@ export function countWords(text: string): number {
 }
 
 /**
- * Words of a hypothesis: the engine's timings when present; else (a core
- * without interim word timings) the text's words spread evenly over the audio
- * they came from, with an unknown probability of 0.5.
+ * Words of a hypothesis: the engine's timings when present. Else (interims
+ * carry no timings yet) the words from index `skip` on, those not final yet,
+ * are spread evenly over [start, end], with an unknown probability of 0.5;
+ * the ones before keep zero-length times at `start` and are not sent again.
  */
-export function wordsOf(text: string, timed: readonly WordPayload[] | undefined, start: number, end: number): Word[] {
+export function wordsOf(text: string, timed: readonly WordPayload[] | undefined, start: number, end: number, skip = 0): Word[] {
   if (timed && timed.length > 0) return timed.map((w) => ({ text: w.word.trim(), start: w.start, end: w.end, probability: w.probability }));
   const parts = text.split(/\s+/).filter(Boolean);
-  const step = parts.length > 0 ? Math.max(0, end - start) / parts.length : 0;
-  return parts.map((t, i) => ({ text: t, start: start + i * step, end: start + (i + 1) * step, probability: 0.5 }));
+  const n = parts.length - skip;
+  const step = n > 0 ? Math.max(0, end - start) / n : 0;
+  return parts.map((t, i) => {
+    const k = Math.max(0, i - skip);
+    return i < skip ? { text: t, start, end: start, probability: 0.5 } : { text: t, start: start + k * step, end: start + (k + 1) * step, probability: 0.5 };
+  });
 }
 
 function round(x: number): number {

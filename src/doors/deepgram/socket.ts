@@ -190,6 +190,11 @@ export class DeepgramConnection {
       if (stream) {
         const tail = this.decoder.flush();
         if (tail.length > 0) stream.push(tail);
+        // Drain first: the core's close() gives the clientId up as soon as the
+        // open speech is dispatched, before its final (and finals still in the
+        // engine) reach this connection.
+        await stream.finalize();
+        await stream.settled();
         await stream.close();
         this.send(this.mapper.close(stream.audioSeconds));
       }
