@@ -101,7 +101,7 @@ describe("@deepgram/sdk live transcription", () => {
     expect(wordErrorRate(JFK_TEXT, textOf(finals))).toBeLessThanOrEqual(0.15);
   });
 
-  test("KeepAlive every 3 s holds the stream open over a 12 s pause in the audio; the audio clock does not count the pause", async () => {
+  test("KeepAlive every 3 s holds the stream open over a 12 s pause in the audio (the audio clock does not count it); CloseStream drains the last sentence", async () => {
     const s = await sdkStream(h.url, { interim_results: "false", punctuate: "true" });
     const part = Math.round(3.4 * 16000); // "And so my fellow Americans" and its pause
     await sendRealtime((b) => s.socket.sendMedia(b), jfk, 0, part);
@@ -112,15 +112,18 @@ describe("@deepgram/sdk live transcription", () => {
       await Bun.sleep(3000);
     }
     expect(closedEarly).toBe(false);
-    await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk.subarray(part), silence(1.5)));
+    // No trailing silence: CloseStream itself ends the last sentence, whose final still comes before Metadata.
+    await sendRealtime((b) => s.socket.sendMedia(b), jfk.subarray(part));
+    const sentAt = s.messages.length;
     s.socket.sendCloseStream({ type: "CloseStream" });
     expect((await s.closed).code).toBe(1000);
     const finals = finalsOf(s.messages);
     expect(normalizeText(textOf(finals))).toBe(JFK_TEXT);
+    expect(textOf(finals.filter((r) => s.messages.indexOf(r) >= sentAt))).toContain("country");
     // No interims were asked for.
     expect(resultsOf(s.messages).every((r) => r.is_final)).toBe(true);
     const end = finals.at(-1)!.start + finals.at(-1)!.duration;
-    expect(end).toBeLessThanOrEqual(jfk.length / 16000 + 1.5 + 0.01);
-    expect((s.messages.at(-1) as DgMetadata).duration).toBeCloseTo(jfk.length / 16000 + 1.5, 1);
+    expect(end).toBeLessThanOrEqual(jfk.length / 16000 + 0.01);
+    expect((s.messages.at(-1) as DgMetadata).duration).toBeCloseTo(jfk.length / 16000, 1);
   });
 });
