@@ -13,8 +13,8 @@ The only change from code written for Deepgram's service is the environment:
                                         interim_results="true", punctuate="true") as socket:
         ...
 
-Streams the raw audio file in real time (100 ms frames), then sends Finalize
-once a second after the clip ends, waits for the from_finalize answer, sends
+Streams the raw audio file and 1.5 s of silence in real time (100 ms frames),
+then sends Finalize a second later, waits for the from_finalize answer, sends
 CloseStream and reads until the server closes. The last stdout line is a JSON
 summary {"messages": [...], "close_code", "finalize_sent_at"} for
 test/doors/deepgram-python.test.ts; human-readable lines go to stderr.
@@ -52,9 +52,10 @@ async def main() -> int:
     ap.add_argument("--timeout", type=float, default=90)
     a = ap.parse_args()
 
-    with open(a.audio, "rb") as f:
-        audio = f.read()
     bytes_per_second = a.sample_rate * (2 if a.encoding == "linear16" else 1)
+    with open(a.audio, "rb") as f:
+        # The clip, then 1.5 s of silence as a microphone would send (μ-law silence is 0xFF).
+        audio = f.read() + (b"\x00\x00" if a.encoding == "linear16" else b"\xff" if a.encoding == "mulaw" else b"\xd5") * (bytes_per_second * 3 // 2 // (2 if a.encoding == "linear16" else 1))
     frame = bytes_per_second // 10
 
     http = a.url.replace("ws://", "http://", 1)

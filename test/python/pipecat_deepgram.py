@@ -9,7 +9,7 @@ transport would. Nothing differs from a pipeline for Deepgram's service but
 
     stt = DeepgramSTTService(api_key=KEY, base_url="ws://127.0.0.1:2700")
 
-After the clip and a short silence the script pushes VADUserStoppedSpeakingFrame,
+After the clip and 0.1 s of silence the script pushes VADUserStoppedSpeakingFrame,
 on which Pipecat sends Finalize, as it does at every pause of a real call. The
 last stdout line is a JSON summary {"finals": [...], "interims": [...],
 "from_finalize": [...]} for test/doors/deepgram-python.test.ts.
@@ -60,11 +60,13 @@ async def main() -> int:
     ap.add_argument("--url", required=True, help="ws://host:port")
     ap.add_argument("--pcm", required=True, help="raw s16le 16 kHz mono")
     ap.add_argument("--key", default="unused-on-an-open-server")
-    ap.add_argument("--last-word", default="country", help="wait for a final containing this word")
+    ap.add_argument("--last-words", default="for your country", help="wait until the finals so far contain these words")
     ap.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args()
     with open(a.pcm, "rb") as f:
-        pcm = f.read() + bytes(RATE * 2 // 2)  # the clip, then 0.5 s of silence
+        # The clip and 0.1 s of silence: the user stops, and the local VAD says so
+        # before the server's silence window (0.8 s) could end the sentence.
+        pcm = f.read() + bytes(RATE * 2 // 10)
 
     stt = DeepgramSTTService(api_key=a.key, base_url=a.url)
     collector = Collector()
@@ -79,7 +81,7 @@ async def main() -> int:
         # What a local VAD says at the end of a turn: Pipecat answers it with Finalize.
         await task.queue_frame(VADUserStoppedSpeakingFrame(stop_secs=0.5))
         deadline = loop.time() + a.timeout
-        while not any(a.last_word in t.lower() for t in collector.finals) and loop.time() < deadline:
+        while a.last_words not in " ".join(collector.finals).lower() and loop.time() < deadline:
             await asyncio.sleep(0.1)
         await task.queue_frame(EndFrame())
 
