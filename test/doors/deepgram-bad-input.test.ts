@@ -13,6 +13,7 @@ import { startServer, waitFor, type Harness } from "../support/harness.ts";
 import { rng } from "../support/random.ts";
 import type { DgError, DgMessage } from "../../src/doors/deepgram/messages.ts";
 import { IDLE_CLOSE } from "../../src/doors/deepgram/socket.ts";
+import { metric, scrape } from "../ops/support.ts";
 import { DG_KEY, finalsOf, resultsOf, sdkStream, sendRealtime, textOf, upgradeRequest, wsUrl } from "./support.ts";
 
 setDefaultTimeout(180_000);
@@ -139,7 +140,14 @@ test("bad input gets Deepgram-shaped errors and closes; a concurrent JFK stream 
   expect(normalizeText(textOf(finalsOf(good.messages)))).toBe(JFK_TEXT);
   expect(errorsOf(good.messages)).toEqual([]);
 
-  // Per-door counters.
-  const metrics = await (await fetch(`${h.url}/metrics`)).text();
-  console.log(metrics.split("\n").filter((l) => l.startsWith("stt_door")).join("\n"));
+  // Per-door counters: refusals and errors by code, streams opened (good, quiet, bad, big).
+  const m = await scrape(h.url, DG_KEY);
+  const door = { door: "deepgram" };
+  expect(metric(m, "stt_door_streams_total", door)).toBe(4);
+  expect(metric(m, "stt_door_refusals_total", { ...door, code: "invalid_query" })).toBe(4);
+  expect(metric(m, "stt_door_refusals_total", { ...door, code: "invalid_token" })).toBe(1);
+  expect(metric(m, "stt_door_refusals_total", { ...door, code: "missing_token" })).toBe(1);
+  expect(metric(m, "stt_door_errors_total", { ...door, code: "idle_timeout" })).toBe(1);
+  expect(metric(m, "stt_door_errors_total", { ...door, code: "payload_too_large" })).toBe(1);
+  expect(metric(m, "stt_door_errors_total", door)).toBe(expectedErrors + 2);
 });
