@@ -21,11 +21,12 @@ if ! python3 -c "import faster_whisper, socketio, aiohttp" >/dev/null 2>&1; then
   python3 -m pip install -q "faster-whisper==1.2.1" "ctranslate2==4.8.4" "python-socketio==5.*" "aiohttp==3.*"
 fi
 
-# Deepgram's Python SDK and Pipecat's Deepgram service, for the /v1/listen door's client tests
-# (pipecat-ai 1.14.0 pulls deepgram-sdk 7.17.0; both pinned so the tests see the versions they were written against).
-if ! python3 -c "import deepgram, pipecat.services.deepgram.stt" >/dev/null 2>&1; then
-  echo "[test-setup] pip install deepgram-sdk, pipecat-ai[deepgram]"
-  python3 -m pip install -q "deepgram-sdk==7.17.0" "pipecat-ai[deepgram]==1.14.0"
+# Deepgram's Python SDK, Pipecat's Deepgram service and LiveKit's Deepgram plugin, for the
+# /v1/listen door's client tests (pipecat-ai 1.14.0 pulls deepgram-sdk 7.17.0; all pinned so the
+# tests see the versions they were written against).
+if ! python3 -c "import deepgram, pipecat.services.deepgram.stt, livekit.plugins.deepgram" >/dev/null 2>&1; then
+  echo "[test-setup] pip install deepgram-sdk, pipecat-ai[deepgram], livekit-plugins-deepgram"
+  python3 -m pip install -q "deepgram-sdk==7.17.0" "pipecat-ai[deepgram]==1.14.0" "livekit-plugins-deepgram==1.8.9"
 fi
 
 bash scripts/fetch-model.sh base

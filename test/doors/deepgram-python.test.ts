@@ -1,8 +1,9 @@
 /**
  * Python clients of Deepgram's protocol against /v1/listen, launched from
- * bun test: Deepgram's own SDK (deepgram-sdk) and Pipecat's
- * DeepgramSTTService (pipecat-ai[deepgram]) with nothing changed but the base
- * URL. Both pinned in scripts/test-setup.sh.
+ * bun test: Deepgram's own SDK (deepgram-sdk), Pipecat's DeepgramSTTService
+ * (pipecat-ai[deepgram]) and LiveKit Agents' Deepgram plugin
+ * (livekit-plugins-deepgram, used without a LiveKit server), each with nothing
+ * changed but the base URL. All pinned in scripts/test-setup.sh.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { resolve } from "node:path";
@@ -15,6 +16,7 @@ setDefaultTimeout(180_000);
 
 const SDK_SCRIPT = resolve(import.meta.dir, "../python/deepgram_live.py");
 const PIPECAT_SCRIPT = resolve(import.meta.dir, "../python/pipecat_deepgram.py");
+const LIVEKIT_SCRIPT = resolve(import.meta.dir, "../python/livekit_deepgram.py");
 let h: Harness;
 let clipSeconds = 0;
 const files = { pcm: `/tmp/stt-dg-jfk-${process.pid}.raw`, mulaw: `/tmp/stt-dg-jfk-${process.pid}.mulaw` };
@@ -31,6 +33,7 @@ beforeAll(async () => {
   for (const [module, pkg] of [
     ["deepgram", "deepgram-sdk==7.17.0"],
     ["pipecat.services.deepgram.stt", '"pipecat-ai[deepgram]==1.14.0"'],
+    ["livekit.plugins.deepgram", "livekit-plugins-deepgram==1.8.9"],
   ]) {
     if (Bun.spawnSync(["python3", "-c", `import ${module}`]).exitCode !== 0) throw new Error(`${module} missing: pip install ${pkg} (scripts/test-setup.sh)`);
   }
@@ -129,5 +132,17 @@ describe("Pipecat DeepgramSTTService(base_url=ws://…)", () => {
     expect(r.finals.every((t) => t.length > 0)).toBe(true);
     // Pipecat's VAD stop came 0.1 s after the clip: its Finalize closed the last sentence.
     expect(r.from_finalize.at(-1)).toBe(true);
+  });
+});
+
+describe("LiveKit Agents deepgram.STT(base_url=…), no LiveKit server needed", () => {
+  test("the plugin's own stream (its defaults: endpointing 25 ms, no_delay, filler_words, vad_events): final transcripts carry the sentence; start and end of speech", async () => {
+    const r = await python<{ finals: string[]; interims: string[]; events: string[] }>(LIVEKIT_SCRIPT, ["--url", h.url, "--pcm", files.pcm, "--key", DG_KEY]);
+    // endpointing=25 gets this server's 500 ms floor: JFK's sentences split more finely than at 0.8 s.
+    expect(wordErrorRate(JFK_TEXT, r.finals.join(" "))).toBeLessThanOrEqual(1 / 22);
+    expect(r.interims.length).toBeGreaterThan(0);
+    expect(r.events).toContain("start_of_speech");
+    expect(r.events).toContain("end_of_speech");
+    expect(r.events.indexOf("start_of_speech")).toBeLessThan(r.events.indexOf("final_transcript"));
   });
 });
