@@ -230,9 +230,24 @@ export class DeepgramConnection {
 
   /** The core could not transcribe an utterance, or the stream was taken over. */
   private fail(code: string, message: string): void {
+    if (code === "stream_taken_over") return this.takenOver(message);
     this.d.events.error("deepgram", code);
     if (code === "engine_error" || code === "queue_full") this.mapper.lost();
     this.send([errorMessage("ServerError", code, message)]);
+  }
+
+  /**
+   * The same principal (scoped key) opened the clientId on a new connection,
+   * e.g. an SDK that re-dialled: this one ends with 1000, since any other code
+   * would make the JS SDK re-dial and take the stream back.
+   */
+  private takenOver(message: string): void {
+    if (this.phase === "closed") return;
+    this.d.events.error("deepgram", "stream_taken_over");
+    this.send([errorMessage("ServerError", "stream_taken_over", message)]);
+    this.phase = "closed";
+    this.stopTimer();
+    this.ws?.close(1000, "stream taken over by another connection");
   }
 
   private send(messages: DgMessage[]): void {
