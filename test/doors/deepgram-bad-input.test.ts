@@ -90,12 +90,16 @@ test("bad input gets Deepgram-shaped errors and closes; a concurrent JFK stream 
   bad.ws.send(JSON.stringify({ type: "Transcribe" }));
   bad.ws.send("UklGRiQAAABXQVZF"); // base64 audio as text
   bad.ws.send(new Uint8Array(3201));
+  bad.ws.send(JSON.stringify({ type: "Configure", keyterms: "Kennedy" }));
+  bad.ws.send(JSON.stringify({ type: "Configure", keyterms: Array.from({ length: 600 }, (_, i) => `term${i}`) }));
   await roundTrip(bad);
   expect(errorsOf(bad.messages).map((e) => [e.variant, e.code])).toEqual([
     ["SchemaError", "unknown_message"],
     ["SchemaError", "invalid_message"],
     ["DataError", "odd_byte_length"],
+    ["SchemaError", "invalid_message"],
   ]);
+  expect(bad.messages.filter((m) => m.type === "ConfigureFailure").map((m) => (m as { code: string }).code)).toEqual(["CONFIGURE_KEYTERM_LIMIT_EXCEEDED"]);
   expect(errorsOf(bad.messages)[1]!.message).toBe("UklGRiQAAABXQVZF");
 
   // Seeded random frames: garbage text, JSON of unknown types, binary of random length.
@@ -149,5 +153,6 @@ test("bad input gets Deepgram-shaped errors and closes; a concurrent JFK stream 
   expect(metric(m, "stt_door_refusals_total", { ...door, code: "missing_token" })).toBe(1);
   expect(metric(m, "stt_door_errors_total", { ...door, code: "idle_timeout" })).toBe(1);
   expect(metric(m, "stt_door_errors_total", { ...door, code: "payload_too_large" })).toBe(1);
-  expect(metric(m, "stt_door_errors_total", door)).toBe(expectedErrors + 2);
+  // Every Error sent, the ConfigureFailure, the idle close and the oversized frame.
+  expect(metric(m, "stt_door_errors_total", door)).toBe(expectedErrors + 3);
 });

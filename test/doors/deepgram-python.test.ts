@@ -56,7 +56,7 @@ describe("deepgram-sdk (Python)", () => {
   const run = (audio: string, encoding: string, rate: number) =>
     python<SdkRun>(SDK_SCRIPT, ["--url", wsUrl(h.url), "--audio", audio, "--encoding", encoding, "--sample-rate", String(rate), "--key", DG_KEY]);
 
-  /** What every run must show: complete Results, words, SpeechStarted, UtteranceEnd, one Finalize answer, Metadata, close 1000. */
+  /** What every run must show: complete Results, words, SpeechStarted, UtteranceEnd, one Finalize answer, Configure answered, Metadata, close 1000. */
   function expectProtocol(r: SdkRun, seconds: number): DgResults[] {
     expect(r.close_code).toBe(1000);
     const results = resultsOf(r.messages);
@@ -70,6 +70,8 @@ describe("deepgram-sdk (Python)", () => {
     const answers = results.filter((m) => m.from_finalize);
     expect(answers).toHaveLength(1);
     expect(r.messages.indexOf(answers[0]!)).toBeGreaterThanOrEqual(r.finalize_sent_at);
+    // Configure (keyterms) is answered with the keyterms now in effect.
+    expect(r.messages.filter((m) => m.type === "ConfigureSuccess")).toEqual([{ type: "ConfigureSuccess", request_id: results[0]!.metadata.request_id, keyterms: ["Kennedy", "fellow Americans"] }]);
     const meta = r.messages.at(-1) as DgMetadata;
     expect(meta.type).toBe("Metadata");
     expect(meta.duration).toBeCloseTo(seconds, 1);

@@ -15,7 +15,8 @@ The only change from code written for Deepgram's service is the environment:
 
 Streams the raw audio file and 1.5 s of silence in real time (100 ms frames),
 then sends Finalize a second later, waits for the from_finalize answer, sends
-CloseStream and reads until the server closes. The last stdout line is a JSON
+a Configure with new keyterms and waits for its answer, sends CloseStream and
+reads until the server closes. The last stdout line is a JSON
 summary {"messages": [...], "close_code", "finalize_sent_at"} for
 test/doors/deepgram-python.test.ts; human-readable lines go to stderr.
 """
@@ -28,6 +29,7 @@ import time
 
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from deepgram.core.events import EventType
+from deepgram.listen.v1 import ListenV1Configure
 
 
 def say(line: str) -> None:
@@ -64,6 +66,7 @@ async def main() -> int:
 
     messages = []
     finalized = asyncio.Event()
+    configured = asyncio.Event()
     out = {"messages": messages, "close_code": None, "finalize_sent_at": None}
 
     async def on_message(message) -> None:
@@ -76,6 +79,8 @@ async def main() -> int:
                 finalized.set()
         else:
             say(f"{m.get('type')}: {json.dumps(m)[:160]}")
+            if m.get("type") in ("ConfigureSuccess", "ConfigureFailure"):
+                configured.set()
 
     async with client.listen.v1.connect(
         model="nova-3",
@@ -100,6 +105,8 @@ async def main() -> int:
         out["finalize_sent_at"] = len(messages)
         await socket.send_finalize()
         await asyncio.wait_for(finalized.wait(), a.timeout)
+        await socket.send_configure(ListenV1Configure(keyterms=["Kennedy", "fellow Americans"]))
+        await asyncio.wait_for(configured.wait(), a.timeout)
         await socket.send_close_stream()
         await asyncio.wait_for(listening, a.timeout)
         out["close_code"] = socket._websocket.close_code

@@ -79,7 +79,29 @@ export interface DgError {
   message: string;
 }
 
-export type DgMessage = DgResults | DgSpeechStarted | DgUtteranceEnd | DgMetadata | DgError;
+export interface DgConfigureSuccess {
+  type: "ConfigureSuccess";
+  request_id: string;
+  /** Present only when the Configure replaced them. */
+  keyterms?: string[];
+}
+
+export interface DgConfigureFailure {
+  type: "ConfigureFailure";
+  request_id: string;
+  code: "CONFIGURE_KEYTERM_LIMIT_EXCEEDED" | "CONFIGURE_INTERNAL_ERROR";
+  description: string;
+}
+
+export type DgMessage = DgResults | DgSpeechStarted | DgUtteranceEnd | DgMetadata | DgError | DgConfigureSuccess | DgConfigureFailure;
+
+export function configureSuccess(requestId: string, keyterms?: string[]): DgConfigureSuccess {
+  return keyterms ? { type: "ConfigureSuccess", request_id: requestId, keyterms } : { type: "ConfigureSuccess", request_id: requestId };
+}
+
+export function configureFailure(requestId: string, code: DgConfigureFailure["code"], description: string): DgConfigureFailure {
+  return { type: "ConfigureFailure", request_id: requestId, code, description };
+}
 
 /** Seconds as Deepgram prints them (ms resolution), never negative. */
 export function secs(x: number): number {

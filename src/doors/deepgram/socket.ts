@@ -3,7 +3,7 @@ import type { DoorEvents, FinalEvent, LiveStream, SpeechStoppedEvent, StreamList
 import type { Logger } from "../../log.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload } from "../../transport/schemas.ts";
 import { AudioDecoder } from "./audio.ts";
-import { errorMessage, metadataMessage, type DgMessage, type DgMeta, type ErrorVariant } from "./messages.ts";
+import { configureFailure, configureSuccess, errorMessage, metadataMessage, type DgMessage, type DgMeta, type ErrorVariant } from "./messages.ts";
 import type { DeepgramParams } from "./query.ts";
 import { ResultMapper } from "./results.ts";
 
@@ -22,6 +22,8 @@ export const IDLE_TIMEOUT_MS = 10_000;
 const TOO_BIG = 1009;
 /** A control message inside a binary frame (Vocode sends CloseStream that way) is short JSON. */
 const MAX_BINARY_CONTROL = 1024;
+/** Deepgram caps keyterms at 500 tokens; words are the nearest thing this server counts. */
+const MAX_KEYTERM_WORDS = 500;
 
 export interface ConnectionDeps {
   params: DeepgramParams;
@@ -46,12 +48,15 @@ export class DeepgramConnection {
   private phase: Phase = "open";
   private lastActivity = performance.now();
   private idleTimer: ReturnType<typeof setInterval> | null = null;
+  /** The stream's keyterms (query `keyterm`, then Configure); stored for the turn-taking work, not yet used. */
+  keyterms: string[];
   /** Finalize and CloseStream run one after another, in the order the client sent them. */
   private ops: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: ConnectionDeps) {
     const p = d.params;
     this.decoder = new AudioDecoder(p.encoding, p.sampleRate, d.maxFrameBytes);
+    this.keyterms = [...p.keyterms];
     this.mapper = new ResultMapper({
       meta: d.meta,
       punctuate: p.punctuate,
@@ -136,7 +141,7 @@ export class DeepgramConnection {
     try {
       msg = JSON.parse(text);
     } catch {
-      return this.reject("SchemaError", "invalid_message", "text frames carry JSON control messages (KeepAlive, Finalize, CloseStream); send audio as binary frames", text);
+      return this.reject("SchemaError", "invalid_message", "text frames carry JSON control messages (KeepAlive, Finalize, CloseStream, Configure); send audio as binary frames", text);
     }
     const type = typeof msg === "object" && msg !== null ? (msg as { type?: unknown }).type : undefined;
     switch (type) {
@@ -146,9 +151,32 @@ export class DeepgramConnection {
         return this.finalize();
       case "CloseStream":
         return this.closeStream();
+      case "Configure":
+        return this.configure(msg as { keyterms?: unknown; features?: unknown }, text);
       default:
-        return this.reject("SchemaError", "unknown_message", `unknown message type ${JSON.stringify(type ?? null).slice(0, 64)}: expected KeepAlive, Finalize or CloseStream`, text);
+        return this.reject("SchemaError", "unknown_message", `unknown message type ${JSON.stringify(type ?? null).slice(0, 64)}: expected KeepAlive, Finalize, CloseStream or Configure`, text);
     }
+  }
+
+  /**
+   * Mid-stream Configure (the current SDKs' ListenV1Configure): `keyterms`
+   * replaces the stream's keyterms (kept, not yet used for decoding, as the
+   * `keyterm` query key); `features` are accepted and ignored.
+   */
+  private configure(msg: { keyterms?: unknown; features?: unknown }, text: string): void {
+    const k = msg.keyterms;
+    if (k !== undefined && k !== null && !(Array.isArray(k) && k.every((t) => typeof t === "string" && t.length <= 256))) {
+      return this.reject("SchemaError", "invalid_message", "Configure.keyterms must be an array of strings (at most 256 characters each), or null", text);
+    }
+    if (Array.isArray(k)) {
+      if (k.join(" ").split(/\s+/).filter(Boolean).length > MAX_KEYTERM_WORDS) {
+        this.d.events.error("deepgram", "CONFIGURE_KEYTERM_LIMIT_EXCEEDED");
+        return this.send([configureFailure(this.requestId, "CONFIGURE_KEYTERM_LIMIT_EXCEEDED", `keyterms are limited to ${MAX_KEYTERM_WORDS} words`)]);
+      }
+      this.keyterms = k as string[];
+      return this.send([configureSuccess(this.requestId, this.keyterms)]);
+    }
+    this.send([configureSuccess(this.requestId)]);
   }
 
   private audio(frame: Buffer): void {
