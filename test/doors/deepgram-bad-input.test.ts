@@ -2,7 +2,8 @@
  * Bad input on /v1/listen, with a real server and engine: refused handshakes
  * (HTTP 400/401), unknown message types, text where audio belongs, odd byte
  * counts, seeded random frames, an oversized frame, a 10 s silence from the
- * client. Each gets Deepgram's shape (an Error message, or the close code the
+ * client; and the close signals other clients send (CloseStream in a binary
+ * frame, the legacy empty frame). Each gets Deepgram's shape (an Error message, or the close code the
  * reference names) while a second stream, @deepgram/sdk sending jfk.flac in
  * real time on the same server, keeps its word-exact transcript.
  * Deterministic: the seed is fixed, printed, and can be changed with FUZZ_SEED.
@@ -128,6 +129,16 @@ test("bad input gets Deepgram-shaped errors and closes; a concurrent JFK stream 
   expect((await bad.closed).code).toBe(1000);
   expect(bad.messages.at(-1)!.type).toBe("Metadata");
 
+  // CloseStream as JSON in a binary frame (Vocode) and the legacy empty binary frame: both drain and close 1000.
+  for (const end of [new TextEncoder().encode(JSON.stringify({ type: "CloseStream" })), new Uint8Array(0)]) {
+    const c = await raw("encoding=alaw&sample_rate=8000");
+    c.ws.send(r.bytes(800)); // 100 ms of A-law noise
+    c.ws.send(end);
+    expect((await c.closed).code).toBe(1000);
+    expect(c.messages.at(-1)).toMatchObject({ type: "Metadata", duration: 0.1, channels: 1 });
+    expect(errorsOf(c.messages)).toEqual([]);
+  }
+
   // An oversized frame (over limits.max_payload_bytes): an Error, then close 1009.
   const big = await raw();
   big.ws.send(new Uint8Array(1_200_000));
@@ -147,7 +158,7 @@ test("bad input gets Deepgram-shaped errors and closes; a concurrent JFK stream 
   // Per-door counters: refusals and errors by code, streams opened (good, quiet, bad, big).
   const m = await scrape(h.url, DG_KEY);
   const door = { door: "deepgram" };
-  expect(metric(m, "stt_door_streams_total", door)).toBe(4);
+  expect(metric(m, "stt_door_streams_total", door)).toBe(6);
   expect(metric(m, "stt_door_refusals_total", { ...door, code: "invalid_query" })).toBe(4);
   expect(metric(m, "stt_door_refusals_total", { ...door, code: "invalid_token" })).toBe(1);
   expect(metric(m, "stt_door_refusals_total", { ...door, code: "missing_token" })).toBe(1);
