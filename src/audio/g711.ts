@@ -13,7 +13,7 @@ function muLawToPcm16(byte: number): number {
   const exponent = (u >> 4) & 0x07;
   const mantissa = u & 0x0f;
   const magnitude = (((mantissa << 3) + BIAS) << exponent) - BIAS;
-  return u & 0x80 ? -magnitude : magnitude;
+  return (u & 0x80 ? -magnitude : magnitude) | 0; // | 0: no -0
 }
 
 function aLawToPcm16(byte: number): number {

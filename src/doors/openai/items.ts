@@ -1,0 +1,160 @@
+import type { FinalEvent, SpeechStoppedEvent } from "../../stream/types.ts";
+import type { SpeechStartedPayload, TranscriptionInterimPayload } from "../../transport/schemas.ts";
+import * as ev from "./events.ts";
+
+/**
+ * The core's utterances as OpenAI conversation items. One utterance (a core
+ * seq) is one item: speech_started → deltas → speech_stopped → committed →
+ * completed. Deltas are append-only: they carry only growth of the interim's
+ * stable prefix, and the final's remainder past it, so that the deltas of an
+ * item joined are exactly its `completed.transcript`.
+ *
+ * speech_started carries no seq (the utterance has none yet), so the item it
+ * announces is bound to the next seq heard; a manual commit creates an item
+ * before its final's seq is known, bound the same way.
+ */
+
+interface Item {
+  id: string;
+  seq: number | null;
+  /** Text already sent as deltas. */
+  sent: string;
+  committed: boolean;
+  stopped: boolean;
+}
+
+export interface ItemSink {
+  emit(e: ev.OutEvent): void;
+  /** A final that does not start with the deltas already sent (a broken core promise); counted, not hidden. */
+  mismatch(itemId: string): void;
+}
+
+export class Items {
+  private readonly open: Item[] = [];
+  private lastCommitted: string | null = null;
+  private count = 0;
+  /** `turn_detection: null`: no speech_* events, items end on commit. */
+  manual = false;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly sink: ItemSink,
+  ) {}
+
+  /** Items waiting for their transcript (tests, close). */
+  get pending(): number {
+    return this.open.filter((i) => i.committed).length;
+  }
+
+  speechStarted(e: SpeechStartedPayload): void {
+    if (this.manual) return;
+    // An announced item that never got a seq was dropped by the core (too short): it is replaced.
+    const stale = this.open.findIndex((i) => i.seq === null && !i.committed);
+    if (stale >= 0) this.open.splice(stale, 1);
+    const item = this.create();
+    this.sink.emit(ev.speechStarted(item.id, ev.ms(e.start)));
+  }
+
+  interim(p: TranscriptionInterimPayload): void {
+    const item = this.bind(p.seq, p.start);
+    if (p.stable_text.length > item.sent.length && p.stable_text.startsWith(item.sent)) {
+      this.sink.emit(ev.delta(item.id, p.stable_text.slice(item.sent.length)));
+      item.sent = p.stable_text;
+    }
+  }
+
+  speechStopped(e: SpeechStoppedEvent): void {
+    if (this.manual) return;
+    const item = this.bind(e.seq, e.start);
+    // A client commit during speech already ended this item: OpenAI then sends no speech_stopped.
+    if (item.committed) return;
+    this.stop(item, e.end);
+    this.commit(item);
+  }
+
+  final(e: FinalEvent): void {
+    const p = e.payload;
+    const item = this.bind(p.seq, p.start);
+    if (!item.committed) {
+      if (!this.manual) this.stop(item, p.end);
+      this.commit(item);
+    }
+    const text = p.text;
+    if (text.startsWith(item.sent)) {
+      if (text.length > item.sent.length) this.sink.emit(ev.delta(item.id, text.slice(item.sent.length)));
+    } else {
+      this.sink.mismatch(item.id);
+    }
+    this.sink.emit(ev.completed(item.id, text, Math.round(p.duration * 1000) / 1000));
+    this.remove(item);
+  }
+
+  /** An utterance could not be transcribed: the oldest committed item fails. Returns false when none waits. */
+  failed(code: string, message: string): boolean {
+    const item = this.open.find((i) => i.committed);
+    if (!item) return false;
+    this.sink.emit(ev.failed(item.id, code, message));
+    this.remove(item);
+    return true;
+  }
+
+  /**
+   * `input_audio_buffer.commit`: ends the newest item still open (or a new
+   * one when the speech had no event yet) and announces it. The caller then
+   * finalizes the stream and calls `settle` once that is done.
+   */
+  commitNow(): string {
+    const item = [...this.open].reverse().find((i) => !i.committed) ?? this.create();
+    this.commit(item);
+    return item.id;
+  }
+
+  /** After a commit's finalize: an item no final was bound to had no speech, so its transcript is empty. */
+  settle(itemId: string): void {
+    const item = this.open.find((i) => i.id === itemId);
+    if (!item || item.seq !== null) return;
+    this.sink.emit(ev.completed(item.id, "", 0));
+    this.remove(item);
+  }
+
+  /** `input_audio_buffer.clear`: items not yet committed are forgotten with their audio. */
+  clear(): void {
+    for (let i = this.open.length - 1; i >= 0; i--) if (!this.open[i]!.committed) this.open.splice(i, 1);
+  }
+
+  private create(): Item {
+    const item: Item = { id: `${this.prefix}${++this.count}`, seq: null, sent: "", committed: false, stopped: false };
+    this.open.push(item);
+    return item;
+  }
+
+  /** The item of `seq`: the one bound to it, else the oldest not yet bound, else a new one. */
+  private bind(seq: number, start: number): Item {
+    const known = this.open.find((i) => i.seq === seq);
+    if (known) return known;
+    let item = this.open.find((i) => i.seq === null);
+    if (!item) {
+      item = this.create();
+      if (!this.manual) this.sink.emit(ev.speechStarted(item.id, ev.ms(start)));
+    }
+    item.seq = seq;
+    return item;
+  }
+
+  private stop(item: Item, end: number): void {
+    if (item.stopped) return;
+    item.stopped = true;
+    this.sink.emit(ev.speechStopped(item.id, ev.ms(end)));
+  }
+
+  private commit(item: Item): void {
+    item.committed = true;
+    this.sink.emit(ev.committed(item.id, this.lastCommitted));
+    this.lastCommitted = item.id;
+  }
+
+  private remove(item: Item): void {
+    const i = this.open.indexOf(item);
+    if (i >= 0) this.open.splice(i, 1);
+  }
+}

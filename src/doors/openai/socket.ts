@@ -1,0 +1,234 @@
+import type { Grant } from "../../auth/access.ts";
+import type { DoorContext, LiveStream, OpenRefusal, StreamListener, StreamOptions } from "../../stream/types.ts";
+import type { DoorSocket } from "../websocket.ts";
+import { InputAudio } from "./audio.ts";
+import { applyBeta, applyGa, OPTION_PARAMS, renderBeta, renderGa, streamOptionsOf, type RealtimeStreamOptions, type SessionConfig } from "./config.ts";
+import * as ev from "./events.ts";
+import { Items } from "./items.ts";
+
+/**
+ * One Realtime transcription connection: client events → calls on its live
+ * stream, the stream's events → server events (through Items). Every bad
+ * event is answered with an `error` event and the session goes on, as
+ * OpenAI's ("most errors are recoverable and the session will stay open").
+ */
+
+export interface RealtimeState {
+  /** session_… (also the prefix of its event and item ids). */
+  id: string;
+  clientId: string;
+  connectionId: string;
+  grant: Grant;
+  token?: string;
+  scoped?: boolean;
+  /** Dialled with `OpenAI-Beta: realtime=v1`: the beta session shape in transcription_session.* events. */
+  beta: boolean;
+  config: SessionConfig;
+  audio: InputAudio;
+  items: Items | null;
+  stream: LiveStream | null;
+  /** Client events that arrived while the stream was being opened, handled in order once it is. */
+  queue: (string | Buffer)[];
+  closed: boolean;
+  /** 16 kHz samples appended since the last commit, clear or end of speech (the empty-commit check). */
+  uncommitted: number;
+  sent: number;
+}
+
+type Socket = DoorSocket<RealtimeState>;
+
+/** OpenAI refuses a commit of less than 100 ms of audio. */
+const MIN_COMMIT_SAMPLES = 1600;
+/** Events held while the stream opens (it takes one admission check); more is a client that does not wait. */
+const MAX_QUEUED = 256;
+
+const KNOWN = ["session.update", "transcription_session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear"];
+
+export function send(ws: Socket, e: ev.OutEvent): void {
+  const s = ws.data.state;
+  const { type, ...fields } = e;
+  ws.send(JSON.stringify({ type, event_id: `event_${s.id.slice(8)}_${++s.sent}`, ...fields }));
+}
+
+function sendError(ctx: DoorContext, ws: Socket, e: ev.RealtimeError): void {
+  ctx.events.error("openai", e.code);
+  send(ws, ev.error(e));
+}
+
+function sessionObject(s: RealtimeState): Record<string, unknown> {
+  return s.beta ? renderBeta(s.config, s.id) : renderGa(s.config, s.id);
+}
+
+export function openSession(ctx: DoorContext, ws: Socket): void {
+  const s = ws.data.state;
+  send(ws, s.beta ? { type: "transcription_session.created", session: sessionObject(s) } : ev.sessionCreated(sessionObject(s)));
+  s.items = new Items(`item_${s.id.slice(8)}`, {
+    emit: (e) => send(ws, e),
+    mismatch: (itemId) => {
+      ctx.events.error("openai", "delta_mismatch");
+      ctx.log.once("openai:delta_mismatch", "openai realtime: a final did not start with the deltas already sent", { itemId });
+    },
+  });
+  s.items.manual = s.config.turn === null;
+  void ctx.core
+    .open({
+      clientId: s.clientId,
+      connectionId: s.connectionId,
+      door: "openai",
+      grant: s.grant,
+      token: s.token,
+      scoped: s.scoped,
+      options: toStreamOptions(streamOptionsOf(s.config)),
+      listener: listener(ctx, ws),
+    })
+    .then((r) => {
+      if (!r.ok) return refuse(ctx, ws, r);
+      if (s.closed) return void r.stream.close();
+      ctx.events.streamOpened("openai");
+      s.stream = r.stream;
+      for (const m of s.queue.splice(0)) handle(ctx, ws, m);
+    })
+    .catch((err: unknown) => {
+      ctx.log.error("openai realtime: opening the stream failed", { error: String(err) });
+      refuse(ctx, ws, { ok: false, code: "server_busy", message: "the stream could not be opened; try again" });
+    });
+}
+
+export function onMessage(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
+  const s = ws.data.state;
+  if (s.closed) return;
+  if (s.stream) return handle(ctx, ws, message);
+  if (s.queue.length >= MAX_QUEUED) return sendError(ctx, ws, { type: "invalid_request_error", code: "rate_limited", message: "wait for session.created before sending more events" });
+  s.queue.push(message);
+}
+
+export function onClose(ws: Socket): void {
+  const s = ws.data.state;
+  s.closed = true;
+  s.queue.length = 0;
+  // The open speech is still transcribed by the core (its final goes nowhere): the clientId is given up.
+  void s.stream?.close();
+}
+
+function refuse(ctx: DoorContext, ws: Socket, r: OpenRefusal): void {
+  ctx.events.refused("openai", r.code);
+  const busy = r.code === "server_busy" || r.code === "max_sessions" || r.code === "shutting_down";
+  send(ws, ev.error({ type: busy ? "server_error" : "invalid_request_error", code: r.code, message: r.message }));
+  // 1013 "try again later" for load, 1008 "policy violation" for a refused identity.
+  ws.close(busy ? 1013 : 1008, r.code);
+}
+
+function listener(ctx: DoorContext, ws: Socket): StreamListener {
+  const items = () => ws.data.state.items!;
+  return {
+    speechStarted: (e) => items().speechStarted(e),
+    interim: (e) => items().interim(e),
+    speechStopped: (e) => {
+      ws.data.state.uncommitted = 0;
+      items().speechStopped(e);
+    },
+    final: (e) => items().final(e),
+    error: (code, message) => {
+      ctx.events.error("openai", code);
+      if (!items().failed(code, message)) send(ws, ev.error({ type: "server_error", code, message }));
+    },
+  };
+}
+
+function handle(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
+  const s = ws.data.state;
+  const max = ctx.config.limits.max_payload_bytes;
+  if (typeof message !== "string") {
+    return sendError(ctx, ws, { type: "invalid_request_error", code: "invalid_event", message: "send JSON text events; audio goes base64-encoded in input_audio_buffer.append" });
+  }
+  if (message.length > max) {
+    return sendError(ctx, ws, { type: "invalid_request_error", code: "payload_too_large", message: `events are limited to ${max} bytes (limits.max_payload_bytes); send audio in smaller appends` });
+  }
+  let event: unknown;
+  try {
+    event = JSON.parse(message);
+  } catch {
+    return sendError(ctx, ws, { type: "invalid_request_error", code: "invalid_json", message: "the event is not valid JSON" });
+  }
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    return sendError(ctx, ws, { type: "invalid_request_error", code: "invalid_json", message: "an event is a JSON object with a `type`" });
+  }
+  const e = event as Record<string, unknown>;
+  const eventId = typeof e.event_id === "string" ? e.event_id.slice(0, 128) : null;
+  const bad = (code: string, message: string, param: string | null = null) => sendError(ctx, ws, { type: "invalid_request_error", code, message, param, event_id: eventId });
+  switch (e.type) {
+    case "session.update":
+    case "transcription_session.update": {
+      const beta = e.type === "transcription_session.update";
+      const patched = (beta ? applyBeta : applyGa)(s.config, e.session);
+      if (!patched.ok) return bad("invalid_value", patched.message, patched.param);
+      const refused = checkOptions(ctx, streamOptionsOf(s.config), streamOptionsOf(patched.config));
+      if (refused) return bad("invalid_value", refused.message, refused.param);
+      s.config = patched.config;
+      s.audio.setFormat(s.config.format);
+      s.items!.manual = s.config.turn === null;
+      s.stream!.setOptions(toStreamOptions(streamOptionsOf(s.config)));
+      const session = beta ? renderBeta(s.config, s.id) : renderGa(s.config, s.id);
+      return send(ws, beta ? ev.transcriptionSessionUpdated(session) : ev.sessionUpdated(session));
+    }
+    case "input_audio_buffer.append": {
+      if (typeof e.audio !== "string") return bad("missing_required_parameter", "input_audio_buffer.append needs `audio`: base64-encoded audio", "audio");
+      const r = s.audio.decode(e.audio);
+      if (!r.ok) return bad(r.code, r.message, "audio");
+      return push(ctx, ws, r.samples, eventId);
+    }
+    case "input_audio_buffer.commit":
+      return commit(ctx, ws, eventId);
+    case "input_audio_buffer.clear":
+      s.audio.reset();
+      s.uncommitted = 0;
+      s.items!.clear();
+      void s.stream!.clear().then(() => send(ws, ev.cleared()));
+      return;
+    default: {
+      const what = typeof e.type === "string" ? `"${e.type.slice(0, 80)}"` : "missing";
+      return bad("invalid_value", `unknown event type ${what}; a transcription session takes ${KNOWN.join(", ")}`, "type");
+    }
+  }
+}
+
+function push(ctx: DoorContext, ws: Socket, samples: Float32Array, eventId: string | null): void {
+  const s = ws.data.state;
+  if (samples.length === 0) return;
+  const r = s.stream!.push(samples);
+  if (!r.ok) return sendError(ctx, ws, { type: "server_error", code: r.code, message: r.message, event_id: eventId });
+  s.uncommitted += samples.length;
+}
+
+function commit(ctx: DoorContext, ws: Socket, eventId: string | null): void {
+  const s = ws.data.state;
+  // The few samples the resampler holds belong to this item.
+  push(ctx, ws, s.audio.flush(), eventId);
+  if (s.uncommitted < MIN_COMMIT_SAMPLES) {
+    const had = (s.uncommitted / 16).toFixed(2);
+    return sendError(ctx, ws, {
+      type: "invalid_request_error",
+      code: "input_audio_buffer_commit_empty",
+      message: `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${had}ms of audio.`,
+      event_id: eventId,
+    });
+  }
+  s.uncommitted = 0;
+  const itemId = s.items!.commitNow();
+  void s.stream!.finalize().then(() => s.items?.settle(itemId));
+}
+
+/** The core's check of the options that change; the param named is the field the refused option came from. */
+function checkOptions(ctx: DoorContext, before: RealtimeStreamOptions, after: RealtimeStreamOptions): { param: string; message: string } | null {
+  for (const key of Object.keys(after) as (keyof RealtimeStreamOptions)[]) {
+    if (after[key] === before[key]) continue;
+    const message = ctx.core.checkOptions(toStreamOptions({ [key]: after[key] }));
+    if (message) return { param: OPTION_PARAMS[key], message };
+  }
+  return null;
+}
+
+/** The door's options as the core's per-stream options (the same names). */
+function toStreamOptions(o: Partial<RealtimeStreamOptions>): Partial<StreamOptions> {
+  return o as Partial<StreamOptions>;
+}
