@@ -62,7 +62,7 @@ function sessionObject(s: RealtimeState): Record<string, unknown> {
 export function openSession(ctx: DoorContext, ws: Socket): void {
   const s = ws.data.state;
   send(ws, s.beta ? { type: "transcription_session.created", session: sessionObject(s) } : ev.sessionCreated(sessionObject(s)));
-  s.items = new Items(`item_${s.id.slice(8)}`, {
+  s.items = new Items(`item_${s.id.slice(8)}_`, {
     emit: (e) => send(ws, e),
     mismatch: (itemId) => {
       ctx.events.error("openai", "delta_mismatch");
