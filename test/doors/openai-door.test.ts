@@ -4,6 +4,7 @@ import { resolveConfig } from "../../src/config/load.ts";
 import { realtimeDoor } from "../../src/doors/openai/index.ts";
 import { routeWebSockets, upgradeToDoor, type WebSocketDoor } from "../../src/doors/websocket.ts";
 import { createLogger } from "../../src/log.ts";
+import { connectRealtime } from "../support/realtime.ts";
 import type { DoorContext, LiveStream, OpenRefusal, StreamCore, StreamListener, StreamOptions, StreamRequest } from "../../src/stream/types.ts";
 
 /**
@@ -114,40 +115,7 @@ beforeAll(() => {
 
 afterAll(() => server?.stop(true));
 
-type Ev = { type: string } & Record<string, any>;
-
-/** A connection whose events are queued; `next(type)` waits for the next event of that type (skipping none silently: it returns the skipped ones too). */
-async function connect(path: string, opts: { headers?: Record<string, string>; protocols?: string[] } = {}) {
-  const ws = new WebSocket(base + path, { headers: opts.headers, protocols: opts.protocols } as never);
-  const events: Ev[] = [];
-  let wake: (() => void) | null = null;
-  ws.onmessage = (m) => {
-    events.push(JSON.parse(String(m.data)) as Ev);
-    wake?.();
-  };
-  const closed = new Promise<{ code: number; reason: string }>((r) => (ws.onclose = (e) => r({ code: e.code, reason: e.reason })));
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error("websocket error"));
-  });
-  let read = 0;
-  const next = async (type: string): Promise<Ev> => {
-    const t0 = Date.now();
-    for (;;) {
-      while (read < events.length) {
-        const e = events[read++]!;
-        if (e.type === type) return e;
-      }
-      if (Date.now() - t0 > 5000) throw new Error(`no ${type}; got ${events.map((e) => e.type).join(", ")}`);
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 100);
-      });
-    }
-  };
-  const send = (e: unknown) => ws.send(typeof e === "string" ? e : JSON.stringify(e));
-  return { ws, events, next, send, closed };
-}
+const connect = (path: string, opts: { headers?: Record<string, string>; protocols?: string[] } = {}) => connectRealtime(base + path, opts);
 
 const auth = { headers: { Authorization: "Bearer plain-token-1" } };
 const b64 = (n: number) => Buffer.from(new Uint8Array(n)).toString("base64");
@@ -183,7 +151,7 @@ describe("handshake", () => {
     expect(r.status).toBe(403);
     const c = await connect("/v1/realtime?intent=transcription&client_id=agent-7", { headers: { Authorization: "Bearer scoped-token-1" } });
     await c.next("session.created");
-    await c.send({ type: "session.update", session: { type: "transcription" } });
+    c.send({ type: "session.update", session: { type: "transcription" } });
     await c.next("session.updated");
     const o = scripted.opened.at(-1)!;
     expect(o.req).toMatchObject({ clientId: "agent-7", door: "openai", scoped: true, token: "scoped-token-1" });
