@@ -21,10 +21,11 @@ if ! python3 -c "import faster_whisper, socketio, aiohttp" >/dev/null 2>&1; then
   python3 -m pip install -q "faster-whisper==1.2.1" "ctranslate2==4.8.4" "python-socketio==5.*" "aiohttp==3.*"
 fi
 
-# The OpenAI Realtime door's client: the openai SDK's own realtime client (websockets).
-if ! python3 -c "import openai, websockets" >/dev/null 2>&1; then
-  echo "[test-setup] pip install openai[realtime]"
-  python3 -m pip install -q "openai[realtime]==3.51.0"
+# The OpenAI Realtime door's clients: the openai SDK's own realtime client (websockets) and
+# Pipecat's OpenAIRealtimeSTTService, pinned to the versions the tests were written against.
+if ! python3 -c "import openai, websockets, pipecat.services.openai.stt" >/dev/null 2>&1; then
+  echo "[test-setup] pip install openai[realtime], pipecat-ai"
+  python3 -m pip install -q "openai[realtime]==3.51.0" "pipecat-ai==1.14.0"
 fi
 
 bash scripts/fetch-model.sh base
