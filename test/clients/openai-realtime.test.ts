@@ -11,16 +11,26 @@ import type { RealtimeEvent } from "../support/realtime.ts";
  */
 
 const SCRIPT = resolve(import.meta.dir, "../python/realtime_transcribe.py");
+const PIPECAT = resolve(import.meta.dir, "../python/pipecat_realtime.py");
 const DELTA = "conversation.item.input_audio_transcription.delta";
 const COMPLETED = "conversation.item.input_audio_transcription.completed";
 let h: Harness;
 let pcmPath: string;
+let pcm16Path: string;
 
-async function runPython(args: string[]): Promise<RealtimeEvent[]> {
-  const p = Bun.spawn(["python3", SCRIPT, "--url", h.url, "--pcm", pcmPath, ...args], { stdout: "pipe", stderr: "pipe" });
+async function lastJsonLine<T>(cmd: string[]): Promise<T> {
+  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`python exited ${code}: ${err}`);
-  return (JSON.parse(out.trim().split("\n").at(-1)!) as { events: RealtimeEvent[] }).events;
+  return JSON.parse(out.trim().split("\n").at(-1)!) as T;
+}
+
+async function runPython(args: string[]): Promise<RealtimeEvent[]> {
+  return (await lastJsonLine<{ events: RealtimeEvent[] }>(["python3", SCRIPT, "--url", h.url, "--pcm", pcmPath, ...args])).events;
+}
+
+function runPipecat(args: string[]): Promise<{ finals: string[]; interims: string[] }> {
+  return lastJsonLine(["python3", PIPECAT, "--url", h.url.replace("http://", "ws://"), "--pcm", pcm16Path, ...args]);
 }
 
 /** Each item's events in arrival order. */
@@ -44,10 +54,12 @@ function expectAppendOnly(events: RealtimeEvent[]): void {
 
 beforeAll(async () => {
   if (!Bun.which("python3")) throw new Error("python3 not found (scripts/test-setup.sh installs the openai SDK)");
-  const check = Bun.spawnSync(["python3", "-c", "import openai, websockets"]);
-  if (check.exitCode !== 0) throw new Error('the openai Python SDK is missing: pip install "openai[realtime]==3.51.0" (scripts/test-setup.sh)');
+  const check = Bun.spawnSync(["python3", "-c", "import openai, websockets, pipecat.services.openai.stt"]);
+  if (check.exitCode !== 0) throw new Error('the openai Python SDK or Pipecat is missing: pip install "openai[realtime]==3.51.0" "pipecat-ai==1.14.0" (scripts/test-setup.sh)');
   pcmPath = `/tmp/stt-rt-jfk24-${process.pid}.raw`;
+  pcm16Path = `/tmp/stt-rt-jfk16-${process.pid}.raw`;
   await Bun.write(pcmPath, await decodeToRaw(`${SHARED_AUDIO}/jfk.flac`, "s16le", 24000));
+  await Bun.write(pcm16Path, await decodeToRaw(`${SHARED_AUDIO}/jfk.flac`, "s16le", 16000));
   // This file tests the client protocol, not load shedding or admission (test/capacity does).
   h = await startServer({ capacity: { admission: false, max_latency: 60 } as never });
 });
@@ -55,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
   await Bun.file(pcmPath).delete().catch(() => {});
+  await Bun.file(pcm16Path).delete().catch(() => {});
 });
 
 describe("openai Python SDK realtime client, intent=transcription", () => {
@@ -103,5 +116,22 @@ describe("openai Python SDK realtime client, intent=transcription", () => {
     // The error came after the transcript and the session answered the update after it.
     expect(kinds.indexOf("error")).toBeGreaterThan(kinds.indexOf(COMPLETED));
     expect(kinds.at(-1)).toBe("session.updated");
+  }, 120_000);
+});
+
+describe("Pipecat OpenAIRealtimeSTTService with only base_url changed", () => {
+  test("Pipecat's default (server VAD off, its local VAD commits): the sentence in one TranscriptionFrame", async () => {
+    const r = await runPipecat([]);
+    expect(r.finals.length).toBe(1);
+    expect(wordErrorRate(JFK_TEXT, r.finals[0]!)).toBe(0);
+  }, 120_000);
+
+  test("server VAD: InterimTranscriptionFrames from the deltas, TranscriptionFrames that carry the sentence", async () => {
+    const r = await runPipecat(["--server-vad"]);
+    expect(r.finals.length).toBeGreaterThan(0);
+    expect(wordErrorRate(JFK_TEXT, r.finals.join(" "))).toBe(0);
+    // Pipecat turns each delta into an interim frame; joined they are the finals' text.
+    expect(r.interims.length).toBeGreaterThan(0);
+    expect(r.interims.join("")).toBe(r.finals.join(""));
   }, 120_000);
 });
