@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createReadStream } from "node:fs";
+import { resolve } from "node:path";
 import OpenAI from "openai";
 import { JFK_TEXT, SHARED_AUDIO, wordErrorRate } from "../support/audio.ts";
 import { startServer, type Harness } from "../support/harness.ts";
@@ -57,12 +58,25 @@ describe("POST /v1/audio/transcriptions stream=true (openai SDK)", () => {
     expect(wordErrorRate(JFK_TEXT, (last as OpenAI.Audio.TranscriptionTextDoneEvent).text)).toBe(0);
   }, 60_000);
 
+  test("the openai Python SDK's stream (test/python/transcribe_stream.py): the same events", async () => {
+    if (!Bun.which("python3")) throw new Error("python3 not found (scripts/test-setup.sh installs the openai SDK)");
+    const p = Bun.spawn(["python3", resolve(import.meta.dir, "../python/transcribe_stream.py"), "--url", h.url, "--file", JFK], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`python exited ${code} (pip install "openai==3.51.0", scripts/test-setup.sh): ${err}`);
+    const events = (JSON.parse(out.trim().split("\n").at(-1)!) as { events: { type: string; delta?: string; text?: string }[] }).events;
+    const deltas = events.filter((e) => e.type === "transcript.text.delta");
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(events.at(-1)!.type).toBe("transcript.text.done");
+    expect(events.at(-1)!.text).toBe(deltas.map((d) => d.delta).join(""));
+    expect(wordErrorRate(JFK_TEXT, events.at(-1)!.text!)).toBe(0);
+  }, 60_000);
+
   test("/metrics counts streamed requests with their audio", async () => {
     const text = await (await fetch(`${h.url}/metrics`)).text();
     const value = (line: string) => Number(text.split("\n").find((l) => l.startsWith(line + " "))?.slice(line.length + 1) ?? NaN);
-    // Two streamed and one plain answered 200; the srt one 400.
-    expect(value('stt_file_requests_total{status="200"}')).toBe(3);
+    // Three streamed and one plain answered 200; the srt one 400.
+    expect(value('stt_file_requests_total{status="200"}')).toBe(4);
     expect(value('stt_file_requests_total{status="400"}')).toBe(1);
-    expect(value("stt_file_audio_seconds_total")).toBeGreaterThan(3 * 10.9);
+    expect(value("stt_file_audio_seconds_total")).toBeGreaterThan(4 * 10.9);
   });
 });
