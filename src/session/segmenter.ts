@@ -28,14 +28,21 @@ export interface Segment {
   cut: boolean;
 }
 
+/** What a stream may change while it runs (from its next frame on). */
+export type SegmenterTuning = Partial<Pick<SegmenterOptions, "threshold" | "silenceDuration" | "speechPad">> & {
+  /** Only flush() ends an utterance (and max_segment_duration cuts it); silence keeps it open. */
+  manual?: boolean;
+};
+
 export class Segmenter {
-  private readonly negThreshold: number;
-  private readonly minSilence: number;
+  private negThreshold = 0;
+  private minSilence = 0;
   private readonly minSpeech: number;
-  private readonly pad: number;
+  private pad = 0;
   private readonly maxLen: number;
   /** Cut point is searched in the last part of an over-long utterance. */
   private readonly cutWindow: number;
+  private manual = false;
 
   private pos = 0; // samples consumed
   private speechStart = -1; // unpadded start of the open utterance, -1 when idle
@@ -44,14 +51,38 @@ export class Segmenter {
   private probs: number[] = []; // per-frame probabilities of the open utterance
   private energies: number[] = []; // per-frame RMS of the open utterance
 
-  constructor(private readonly o: SegmenterOptions) {
-    const s = (sec: number) => Math.round(sec * o.sampleRate);
-    this.negThreshold = Math.max(0.01, o.threshold - 0.15);
-    this.minSilence = s(o.silenceDuration);
-    this.minSpeech = s(o.minSpeechDuration);
-    this.pad = Math.min(s(o.speechPad), this.minSilence);
-    this.maxLen = s(o.maxSegmentDuration);
+  private o: SegmenterOptions;
+
+  constructor(options: SegmenterOptions) {
+    this.o = { ...options };
+    const s = (sec: number) => Math.round(sec * options.sampleRate);
+    this.minSpeech = s(options.minSpeechDuration);
+    this.maxLen = s(options.maxSegmentDuration);
     this.cutWindow = Math.min(s(5), Math.floor(this.maxLen / 2));
+    this.tune({});
+  }
+
+  /** Changes thresholds from the next frame on; an open utterance keeps its start. */
+  tune(t: SegmenterTuning): void {
+    const { manual, ...rest } = t;
+    this.o = { ...this.o, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    if (manual !== undefined) this.manual = manual;
+    const s = (sec: number) => Math.round(sec * this.o.sampleRate);
+    this.negThreshold = Math.max(0.01, this.o.threshold - 0.15);
+    this.minSilence = s(this.o.silenceDuration);
+    this.pad = Math.min(s(this.o.speechPad), this.minSilence);
+  }
+
+  /**
+   * Forgets the open utterance without emitting it (a client's "clear"):
+   * its audio is never transcribed, and the next speech starts fresh.
+   */
+  discard(): void {
+    this.speechStart = -1;
+    this.silenceStart = -1;
+    this.probs = [];
+    this.energies = [];
+    this.lastEmittedEnd = this.pos;
   }
 
   get inSpeech(): boolean {
@@ -100,7 +131,7 @@ export class Segmenter {
     if (prob >= this.o.threshold) this.silenceStart = -1;
     else if (prob < this.negThreshold && this.silenceStart < 0) this.silenceStart = frameStart;
 
-    if (this.silenceStart >= 0 && this.pos - this.silenceStart >= this.minSilence) {
+    if (!this.manual && this.silenceStart >= 0 && this.pos - this.silenceStart >= this.minSilence) {
       this.close(this.silenceStart, out);
     } else if (this.pos - this.speechStart >= this.maxLen) {
       this.cut(out);
