@@ -162,7 +162,7 @@ function final(seq: number, text: string, start = 0, end = 1): FinalEvent {
     endedBy: "silence",
   };
 }
-const interim = (seq: number, stable: string, text = stable) => ({ client_id: "c", seq, text, stable_text: stable, start: 0, end: 1, ts: 0 });
+const interim = (seq: number, stable: string, text = stable, start = 0, end = 1) => ({ client_id: "c", seq, text, stable_text: stable, start, end, ts: 0 });
 
 function tracker() {
   const out: OutEvent[] = [];
@@ -175,11 +175,11 @@ describe("Items", () => {
   test("server VAD: started → append-only deltas from the stable prefix → stopped → committed → remainder → completed", () => {
     const t = tracker();
     t.items.speechStarted({ client_id: "c", start: 1.25 });
-    t.items.interim(interim(0, "", "And so"));
-    t.items.interim(interim(0, "And so my", "And so my fellow"));
-    t.items.interim(interim(0, "And so my", "And so my fellow Americans"));
-    t.items.interim(interim(0, "And so my fellow Americans,"));
-    t.items.speechStopped({ client_id: "c", seq: 0, start: 1.25, end: 3.5, endedBy: "silence" });
+    t.items.interim(interim(0, "", "And so", 1.05, 1.9));
+    t.items.interim(interim(0, "And so my", "And so my fellow", 1.05, 2.5));
+    t.items.interim(interim(0, "And so my", "And so my fellow Americans", 1.05, 3.1));
+    t.items.interim(interim(0, "And so my fellow Americans,", "And so my fellow Americans,", 1.05, 3.4));
+    t.items.speechStopped({ client_id: "c", seq: 0, start: 1.05, end: 3.5, endedBy: "silence" });
     t.items.final(final(0, "And so my fellow Americans, ask not.", 1.25, 3.5));
     expect(t.types()).toEqual(["speech_started", "delta", "delta", "speech_stopped", "committed", "delta", "completed"]);
     const deltas = t.out.filter((e) => e.type.endsWith(".delta")).map((e) => e.delta);
@@ -194,25 +194,35 @@ describe("Items", () => {
 
   test("the next utterance starts before the previous final: ids stay with their utterances; previous_item_id chains", () => {
     const t = tracker();
-    t.items.speechStarted({ client_id: "c", start: 0 });
+    t.items.speechStarted({ client_id: "c", start: 0.2 });
+    t.items.speechStarted({ client_id: "c", start: 2.2 });
+    // The first utterance's events come only now, behind an earlier result: they still find its item.
     t.items.speechStopped({ client_id: "c", seq: 0, start: 0, end: 1, endedBy: "silence" });
-    t.items.speechStarted({ client_id: "c", start: 2 });
     t.items.final(final(0, "One."));
-    t.items.interim(interim(1, "Two"));
+    t.items.interim(interim(1, "Two", "Two", 2, 2.8));
     t.items.speechStopped({ client_id: "c", seq: 1, start: 2, end: 3, endedBy: "silence" });
-    t.items.final(final(1, "Two."));
+    t.items.final(final(1, "Two.", 2, 3));
     const byItem = (id: string) => t.out.filter((e) => e.item_id === id).map((e) => e.type.split(".").at(-1));
     expect(byItem("item_t1")).toEqual(["speech_started", "speech_stopped", "committed", "delta", "completed"]);
     expect(byItem("item_t2")).toEqual(["speech_started", "delta", "speech_stopped", "committed", "delta", "completed"]);
     expect(t.out.filter((e) => e.type.endsWith("committed")).map((e) => e.previous_item_id)).toEqual([null, "item_t1"]);
   });
 
-  test("an announced utterance the core dropped is replaced by the next one", () => {
+  test("an announced utterance the core dropped (too short) is closed empty when a later one is heard", () => {
     const t = tracker();
-    t.items.speechStarted({ client_id: "c", start: 0 });
-    t.items.speechStarted({ client_id: "c", start: 2 });
+    t.items.speechStarted({ client_id: "c", start: 0.5 });
+    t.items.speechStarted({ client_id: "c", start: 2.2 });
     t.items.final(final(0, "Hello.", 2, 3));
-    expect(t.out.filter((e) => e.type.endsWith("completed")).map((e) => e.item_id)).toEqual(["item_t2"]);
+    const byItem = (id: string) => t.out.filter((e) => e.item_id === id).map((e) => e.type.split(".").at(-1));
+    expect(byItem("item_t1")).toEqual(["speech_started", "speech_stopped", "committed", "completed"]);
+    expect(t.out.find((e) => e.item_id === "item_t1" && e.type.endsWith("completed"))).toMatchObject({ transcript: "" });
+    expect(byItem("item_t2")).toEqual(["speech_started", "speech_stopped", "committed", "delta", "completed"]);
+    // A blip announced just before an utterance, inside its padding: the utterance takes the later onset.
+    t.items.speechStarted({ client_id: "c", start: 4.0 });
+    t.items.speechStarted({ client_id: "c", start: 4.1 });
+    t.items.interim(interim(1, "Yes", "Yes", 3.9, 4.5));
+    expect(byItem("item_t3")).toEqual(["speech_started", "speech_stopped", "committed", "completed"]);
+    expect(byItem("item_t4")).toEqual(["speech_started", "delta"]);
   });
 
   test("manual: no speech events; commit announces the item, its final completes it; a commit with no speech completes empty", () => {
@@ -237,7 +247,7 @@ describe("Items", () => {
     t.items.interim(interim(0, "Hello there"));
     t.items.final(final(0, "Yellow there"));
     expect(t.mismatches).toEqual(["item_t1"]);
-    t.items.speechStarted({ client_id: "c", start: 5 });
+    t.items.speechStarted({ client_id: "c", start: 5.1 });
     t.items.speechStopped({ client_id: "c", seq: 1, start: 5, end: 6, endedBy: "silence" });
     expect(t.items.failed("engine_error", "transcription failed")).toBe(true);
     expect(t.out.at(-1)).toMatchObject({ type: "conversation.item.input_audio_transcription.failed", item_id: "item_t2", error: { code: "engine_error" } });

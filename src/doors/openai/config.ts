@@ -27,7 +27,7 @@ export interface SessionConfig {
   include: string[];
 }
 
-/** Stream options this door sets (names of the core's per-stream options). */
+/** Stream options this door sets (a subset of the core's per-stream options, StreamOptions). */
 export interface RealtimeStreamOptions {
   interim_results: boolean;
   vad_events: boolean;
@@ -76,11 +76,15 @@ const Transcription = Type.Object({
   prompt: Opt(Type.Unknown()),
 });
 const Bool = Opt(Type.Boolean());
+// The ranges of the stream options they set (config `vad_threshold`, `speech_pad`, `silence_duration`).
+const Threshold = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
+const PrefixPadding = Type.Integer({ minimum: 0, maximum: 1000 });
+const Silence = Type.Integer({ minimum: 50, maximum: 10_000 });
 const ServerVad = Type.Object({
   type: Type.Literal("server_vad"),
-  threshold: Opt(Type.Number({ minimum: 0, maximum: 1 })),
-  prefix_padding_ms: Opt(Type.Integer({ minimum: 0, maximum: 10_000 })),
-  silence_duration_ms: Opt(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  threshold: Opt(Threshold),
+  prefix_padding_ms: Opt(PrefixPadding),
+  silence_duration_ms: Opt(Silence),
   idle_timeout_ms: Opt(OrNull(Type.Integer({ minimum: 0 }))),
   create_response: Bool,
   interrupt_response: Bool,
@@ -111,9 +115,9 @@ const GaSession = Type.Object({
 });
 const BetaTurn = Type.Object({
   type: Opt(Type.Union([Type.Literal("server_vad"), Type.Literal("semantic_vad")])),
-  threshold: Opt(Type.Number({ minimum: 0, maximum: 1 })),
-  prefix_padding_ms: Opt(Type.Integer({ minimum: 0, maximum: 10_000 })),
-  silence_duration_ms: Opt(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  threshold: Opt(Threshold),
+  prefix_padding_ms: Opt(PrefixPadding),
+  silence_duration_ms: Opt(Silence),
   eagerness: Opt(EagernessSchema),
   create_response: Bool,
   interrupt_response: Bool,

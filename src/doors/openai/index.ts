@@ -46,12 +46,13 @@ export function realtimeDoor(ctx: DoorContext): WebSocketDoor<RealtimeState> {
       const busy = ctx.core.wouldAdmit();
       if (busy) return refusal(ctx, busy);
 
+      const c = ctx.config;
       const config = initialConfig({
-        model: ctx.config.model_path.split("/").filter(Boolean).at(-1) ?? "whisper",
-        language: ctx.config.language,
-        vad_threshold: ctx.config.vad_threshold,
-        speech_pad: ctx.config.speech_pad,
-        silence_duration: ctx.config.silence_duration,
+        model: c.model_path.split("/").filter(Boolean).at(-1) ?? "whisper",
+        language: c.streams.language ?? c.language,
+        vad_threshold: c.streams.vad_threshold ?? c.vad_threshold,
+        speech_pad: c.streams.speech_pad ?? c.speech_pad,
+        silence_duration: c.streams.silence_duration ?? c.silence_duration,
       });
       const state: RealtimeState = {
         id,

@@ -9,14 +9,21 @@ import * as ev from "./events.ts";
  * stable prefix, and the final's remainder past it, so that the deltas of an
  * item joined are exactly its `completed.transcript`.
  *
- * speech_started carries no seq (the utterance has none yet), so the item it
- * announces is bound to the next seq heard; a manual commit creates an item
- * before its final's seq is known, bound the same way.
+ * speech_started carries no seq (the utterance has none yet), and the core's
+ * seq-bearing events (interims, speech_stopped, the final) come in utterance
+ * order behind earlier results, so the next utterance may be announced before
+ * the previous one's first seq arrives. An announced item is therefore bound by
+ * time: to the utterance whose audio [start, end) holds its speech onset. One
+ * that no utterance claims was dropped by the core (shorter than
+ * min_speech_duration) and is closed empty. A manual commit creates an item
+ * with no onset, bound to the next seq heard.
  */
 
 interface Item {
   id: string;
   seq: number | null;
+  /** Stream seconds where the VAD heard its speech begin (speech_started); null for a commit's item. */
+  onset: number | null;
   /** Text already sent as deltas. */
   sent: string;
   committed: boolean;
@@ -48,15 +55,12 @@ export class Items {
 
   speechStarted(e: SpeechStartedPayload): void {
     if (this.manual) return;
-    // An announced item that never got a seq was dropped by the core (too short): it is replaced.
-    const stale = this.open.findIndex((i) => i.seq === null && !i.committed);
-    if (stale >= 0) this.open.splice(stale, 1);
-    const item = this.create();
+    const item = this.create(e.start);
     this.sink.emit(ev.speechStarted(item.id, ev.ms(e.start)));
   }
 
   interim(p: TranscriptionInterimPayload): void {
-    const item = this.bind(p.seq, p.start);
+    const item = this.bind(p.seq, p.start, p.end);
     if (p.stable_text.length > item.sent.length && p.stable_text.startsWith(item.sent)) {
       this.sink.emit(ev.delta(item.id, p.stable_text.slice(item.sent.length)));
       item.sent = p.stable_text;
@@ -65,7 +69,7 @@ export class Items {
 
   speechStopped(e: SpeechStoppedEvent): void {
     if (this.manual) return;
-    const item = this.bind(e.seq, e.start);
+    const item = this.bind(e.seq, e.start, e.end);
     // A client commit during speech already ended this item: OpenAI then sends no speech_stopped.
     if (item.committed) return;
     this.stop(item, e.end);
@@ -74,7 +78,7 @@ export class Items {
 
   final(e: FinalEvent): void {
     const p = e.payload;
-    const item = this.bind(p.seq, p.start);
+    const item = this.bind(p.seq, p.start, p.end);
     if (!item.committed) {
       if (!this.manual) this.stop(item, p.end);
       this.commit(item);
@@ -122,23 +126,41 @@ export class Items {
     for (let i = this.open.length - 1; i >= 0; i--) if (!this.open[i]!.committed) this.open.splice(i, 1);
   }
 
-  private create(): Item {
-    const item: Item = { id: `${this.prefix}${++this.count}`, seq: null, sent: "", committed: false, stopped: false };
+  private create(onset: number | null = null): Item {
+    const item: Item = { id: `${this.prefix}${++this.count}`, seq: null, onset, sent: "", committed: false, stopped: false };
     this.open.push(item);
     return item;
   }
 
-  /** The item of `seq`: the one bound to it, else the oldest not yet bound, else a new one. */
-  private bind(seq: number, start: number): Item {
+  /**
+   * The item of the utterance `seq` ([start, end) in stream seconds): the one
+   * bound to it; else the announced one whose onset it holds (the latest, if a
+   * dropped blip was announced just before); else the oldest commit's item;
+   * else a new one.
+   */
+  private bind(seq: number, start: number, end: number): Item {
     const known = this.open.find((i) => i.seq === seq);
     if (known) return known;
-    let item = this.open.find((i) => i.seq === null);
+    const announced = this.open.filter((i) => i.seq === null && i.onset !== null);
+    // Onsets are rounded to ms like the times they are compared with; an onset at `end` is the next utterance's.
+    const holds = announced.filter((i) => i.onset! >= start - 0.002 && i.onset! < end - 0.0005);
+    let item = holds.at(-1) ?? this.open.find((i) => i.seq === null && i.onset === null);
+    const before = item?.onset ?? start - 0.002;
+    for (const stale of announced) if (stale !== item && stale.onset! < before) this.closeEmpty(stale);
     if (!item) {
       item = this.create();
       if (!this.manual) this.sink.emit(ev.speechStarted(item.id, ev.ms(start)));
     }
     item.seq = seq;
     return item;
+  }
+
+  /** An announced utterance the core dropped: closed with an empty transcript, so speech events stay paired. */
+  private closeEmpty(item: Item): void {
+    this.stop(item, item.onset ?? 0);
+    if (!item.committed) this.commit(item);
+    this.sink.emit(ev.completed(item.id, "", 0));
+    this.remove(item);
   }
 
   private stop(item: Item, end: number): void {

@@ -1,5 +1,5 @@
 import type { Grant } from "../../auth/access.ts";
-import type { DoorContext, LiveStream, OpenRefusal, StreamListener, StreamOptions } from "../../stream/types.ts";
+import type { DoorContext, LiveStream, OpenRefusal, StreamListener } from "../../stream/types.ts";
 import type { DoorSocket } from "../websocket.ts";
 import { InputAudio } from "./audio.ts";
 import { applyBeta, applyGa, OPTION_PARAMS, renderBeta, renderGa, streamOptionsOf, type RealtimeStreamOptions, type SessionConfig } from "./config.ts";
@@ -78,7 +78,7 @@ export function openSession(ctx: DoorContext, ws: Socket): void {
       grant: s.grant,
       token: s.token,
       scoped: s.scoped,
-      options: toStreamOptions(streamOptionsOf(s.config)),
+      options: streamOptionsOf(s.config),
       listener: listener(ctx, ws),
     })
     .then((r) => {
@@ -130,6 +130,12 @@ function listener(ctx: DoorContext, ws: Socket): StreamListener {
     final: (e) => items().final(e),
     error: (code, message) => {
       ctx.events.error("openai", code);
+      if (code === "stream_taken_over") {
+        // Another connection resumed this clientId (?client_id= reused): this session is over.
+        send(ws, ev.error({ type: "invalid_request_error", code, message }));
+        return ws.close(1008, code);
+      }
+      // Results come in utterance order, so the one that failed is the oldest committed item.
       if (!items().failed(code, message)) send(ws, ev.error({ type: "server_error", code, message }));
     },
   };
@@ -167,7 +173,7 @@ function handle(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
       s.config = patched.config;
       s.audio.setFormat(s.config.format);
       s.items!.manual = s.config.turn === null;
-      s.stream!.setOptions(toStreamOptions(streamOptionsOf(s.config)));
+      s.stream!.setOptions(streamOptionsOf(s.config));
       const session = beta ? renderBeta(s.config, s.id) : renderGa(s.config, s.id);
       return send(ws, beta ? ev.transcriptionSessionUpdated(session) : ev.sessionUpdated(session));
     }
@@ -215,20 +221,21 @@ function commit(ctx: DoorContext, ws: Socket, eventId: string | null): void {
   }
   s.uncommitted = 0;
   const itemId = s.items!.commitNow();
-  void s.stream!.finalize().then(() => s.items?.settle(itemId));
+  const stream = s.stream!;
+  // The item's final (if it had speech) is delivered by the time settled() resolves.
+  void stream
+    .finalize()
+    .then(() => stream.settled())
+    .then(() => s.items?.settle(itemId))
+    .catch((err: unknown) => ctx.log.error("openai realtime: commit failed", { error: String(err) }));
 }
 
 /** The core's check of the options that change; the param named is the field the refused option came from. */
 function checkOptions(ctx: DoorContext, before: RealtimeStreamOptions, after: RealtimeStreamOptions): { param: string; message: string } | null {
   for (const key of Object.keys(after) as (keyof RealtimeStreamOptions)[]) {
     if (after[key] === before[key]) continue;
-    const message = ctx.core.checkOptions(toStreamOptions({ [key]: after[key] }));
+    const message = ctx.core.checkOptions({ [key]: after[key] });
     if (message) return { param: OPTION_PARAMS[key], message };
   }
   return null;
-}
-
-/** The door's options as the core's per-stream options (the same names). */
-function toStreamOptions(o: Partial<RealtimeStreamOptions>): Partial<StreamOptions> {
-  return o as Partial<StreamOptions>;
 }
