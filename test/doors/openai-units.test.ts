@@ -5,6 +5,7 @@ import { applyBeta, applyGa, initialConfig, renderBeta, renderGa, streamOptionsO
 import type { OutEvent } from "../../src/doors/openai/events.ts";
 import { Items } from "../../src/doors/openai/items.ts";
 import type { FinalEvent } from "../../src/stream/types.ts";
+import { SHARED_AUDIO, decodeToRaw } from "../support/audio.ts";
 
 /** The Realtime door's pure parts: audio formats, session config, the item state machine. */
 
@@ -12,6 +13,23 @@ describe("G.711", () => {
   test("ITU values at the ends and centre of both laws", () => {
     expect([0x00, 0x7f, 0xff, 0x80].map((b) => g711Sample(b, "mulaw"))).toEqual([-32124, 0, 0, 32124]);
     expect([0xd5, 0x55, 0x2a, 0xaa].map((b) => g711Sample(b, "alaw"))).toEqual([8, -8, -32256, 32256]);
+  });
+
+  test("sample for sample what ffmpeg's G.711 decoders give, on jfk.flac encoded by ffmpeg", async () => {
+    for (const law of ["mulaw", "alaw"] as const) {
+      const bytes = await decodeToRaw(`${SHARED_AUDIO}/jfk.flac`, law, 8000);
+      const wav = `/tmp/stt-g711-${process.pid}.${law}`;
+      await Bun.write(wav, bytes);
+      const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", law, "-ar", "8000", "-ac", "1", "-i", wav, "-f", "s16le", "-"], { stdout: "pipe" });
+      const ref = new Int16Array(await new Response(p.stdout).arrayBuffer());
+      expect(await p.exited).toBe(0);
+      await Bun.file(wav).delete();
+      const mine = decodeG711(bytes, law);
+      expect(ref.length).toBe(bytes.length);
+      let differ = 0;
+      for (let i = 0; i < ref.length; i++) if (Math.round(mine[i]! * 32768) !== ref[i]) differ++;
+      expect(differ).toBe(0);
+    }
   });
 
   test("every code decodes to a distinct level except μ-law's two zeros; decodeG711 scales to [-1, 1]", () => {

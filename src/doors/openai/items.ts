@@ -53,10 +53,11 @@ export class Items {
     return this.open.filter((i) => i.committed).length;
   }
 
-  speechStarted(e: SpeechStartedPayload): void {
+  /** `pad`: the stream's speech_pad (s); OpenAI's audio_start_ms includes the prefix padding. */
+  speechStarted(e: SpeechStartedPayload, pad = 0): void {
     if (this.manual) return;
     const item = this.create(e.start);
-    this.sink.emit(ev.speechStarted(item.id, ev.ms(e.start)));
+    this.sink.emit(ev.speechStarted(item.id, ev.ms(e.start - pad)));
   }
 
   interim(p: TranscriptionInterimPayload): void {

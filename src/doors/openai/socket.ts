@@ -121,7 +121,7 @@ function refuse(ctx: DoorContext, ws: Socket, r: OpenRefusal): void {
 function listener(ctx: DoorContext, ws: Socket): StreamListener {
   const items = () => ws.data.state.items!;
   return {
-    speechStarted: (e) => items().speechStarted(e),
+    speechStarted: (e) => items().speechStarted(e, ws.data.state.config.vad.prefix_padding_ms / 1000),
     interim: (e) => items().interim(e),
     speechStopped: (e) => {
       ws.data.state.uncommitted = 0;
