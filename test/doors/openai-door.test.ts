@@ -89,7 +89,7 @@ let server: ReturnType<typeof Bun.serve>;
 let base: string;
 
 beforeAll(() => {
-  const { config } = resolveConfig({ auth: { tokens: ["plain-token-1", { token: "scoped-token-1", clientIds: ["agent-*"], can: ["send"] }] } as never });
+  const { config } = resolveConfig({ limits: { max_events_per_second: 50 } as never, auth: { tokens: ["plain-token-1", { token: "scoped-token-1", clientIds: ["agent-*"], can: ["send"] }] } as never });
   const ctx: DoorContext = {
     core: scripted.core,
     config,
@@ -258,6 +258,22 @@ describe("session", () => {
     expect(ok.session.audio.input).toMatchObject({ format: { type: "audio/pcm", rate: 24000 }, transcription: { language: null } });
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
     expect(counters.filter((x) => x.startsWith("openai:error:")).length).toBeGreaterThanOrEqual(bad.length + 1);
+    c.ws.close();
+  });
+
+  test("a flood past limits.max_events_per_second is answered rate_limited, and the session goes on", async () => {
+    const c = await connect("/v1/realtime?intent=transcription", auth);
+    await c.next("session.created");
+    for (let i = 0; i < 150; i++) c.send({ type: "input_audio_buffer.append", audio: b64(480) });
+    const limited = await c.next("error");
+    expect(limited.error).toMatchObject({ type: "invalid_request_error", code: "rate_limited" });
+    await Bun.sleep(300);
+    c.send({ type: "session.update", session: { type: "transcription" } });
+    await c.next("session.updated");
+    const n = c.events.filter((e) => e.type === "error").length;
+    // A burst of 2 s worth (100) passed; most of the other 50 were refused.
+    expect(n).toBeGreaterThan(30);
+    expect(n).toBeLessThanOrEqual(50);
     c.ws.close();
   });
 });

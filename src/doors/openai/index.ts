@@ -1,4 +1,5 @@
 import { bearerToken } from "../../auth/tokens.ts";
+import { TokenBucket } from "../../transport/rate.ts";
 import type { DoorContext, OpenRefusal } from "../../stream/types.ts";
 import type { WebSocketDoor } from "../websocket.ts";
 import { InputAudio } from "./audio.ts";
@@ -66,10 +67,12 @@ export function realtimeDoor(ctx: DoorContext): WebSocketDoor<RealtimeState> {
         audio: new InputAudio(config.format, ctx.config.limits.max_chunk_seconds),
         items: null,
         stream: null,
+        fresh: false,
         queue: [],
         closed: false,
         uncommitted: 0,
         sent: 0,
+        bucket: new TokenBucket(c.limits.max_events_per_second, 2 * c.limits.max_events_per_second),
       };
       // A browser that offered subprotocols fails the handshake unless one is echoed.
       const headers: Record<string, string> = protocols.includes("realtime") ? { "Sec-WebSocket-Protocol": "realtime" } : {};

@@ -1,5 +1,6 @@
 import type { Grant } from "../../auth/access.ts";
 import type { DoorContext, LiveStream, OpenRefusal, StreamListener } from "../../stream/types.ts";
+import type { TokenBucket } from "../../transport/rate.ts";
 import type { DoorSocket } from "../websocket.ts";
 import { InputAudio } from "./audio.ts";
 import { applyBeta, applyGa, OPTION_PARAMS, renderBeta, renderGa, streamOptionsOf, type RealtimeStreamOptions, type SessionConfig } from "./config.ts";
@@ -27,12 +28,16 @@ export interface RealtimeState {
   audio: InputAudio;
   items: Items | null;
   stream: LiveStream | null;
-  /** Client events that arrived while the stream was being opened, handled in order once it is. */
-  queue: (string | Buffer)[];
+  /** The stream was (re)opened and has taken no audio yet: a refused push is then really a full buffer. */
+  fresh: boolean;
+  /** Client events (and decoded audio) that arrived while the stream was being opened, handled in order once it is. */
+  queue: (string | Buffer | Float32Array)[];
   closed: boolean;
   /** 16 kHz samples appended since the last commit, clear or end of speech (the empty-commit check). */
   uncommitted: number;
   sent: number;
+  /** limits.max_events_per_second, as on Socket.IO connections: a flood costs O(1) per event. */
+  bucket: TokenBucket;
 }
 
 type Socket = DoorSocket<RealtimeState>;
@@ -70,6 +75,13 @@ export function openSession(ctx: DoorContext, ws: Socket): void {
     },
   });
   s.items.manual = s.config.turn === null;
+  attach(ctx, ws, () => ctx.events.streamOpened("openai"));
+}
+
+/** Opens the connection's stream (again: the idle reaper may have ended its session) and drains the queue. */
+function attach(ctx: DoorContext, ws: Socket, opened: () => void): void {
+  const s = ws.data.state;
+  s.stream = null;
   void ctx.core
     .open({
       clientId: s.clientId,
@@ -84,9 +96,20 @@ export function openSession(ctx: DoorContext, ws: Socket): void {
     .then((r) => {
       if (!r.ok) return refuse(ctx, ws, r);
       if (s.closed) return void r.stream.close();
-      ctx.events.streamOpened("openai");
+      opened();
       s.stream = r.stream;
-      for (const m of s.queue.splice(0)) handle(ctx, ws, m);
+      s.fresh = true;
+      const pending = s.queue.splice(0);
+      while (pending.length > 0) {
+        // A push may have started another reopen: the rest waits for it, in order.
+        if (!s.stream) {
+          s.queue.push(...pending);
+          break;
+        }
+        const m = pending.shift()!;
+        if (m instanceof Float32Array) push(ctx, ws, m, null);
+        else handle(ctx, ws, m);
+      }
     })
     .catch((err: unknown) => {
       ctx.log.error("openai realtime: opening the stream failed", { error: String(err) });
@@ -97,6 +120,9 @@ export function openSession(ctx: DoorContext, ws: Socket): void {
 export function onMessage(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
   const s = ws.data.state;
   if (s.closed) return;
+  if (!s.bucket.take()) {
+    return sendError(ctx, ws, { type: "invalid_request_error", code: "rate_limited", message: `more than ${ctx.config.limits.max_events_per_second} events/s (limits.max_events_per_second); send audio in fewer, larger appends` });
+  }
   if (s.stream) return handle(ctx, ws, message);
   if (s.queue.length >= MAX_QUEUED) return sendError(ctx, ws, { type: "invalid_request_error", code: "rate_limited", message: "wait for session.created before sending more events" });
   s.queue.push(message);
@@ -201,9 +227,18 @@ function handle(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
 function push(ctx: DoorContext, ws: Socket, samples: Float32Array, eventId: string | null): void {
   const s = ws.data.state;
   if (samples.length === 0) return;
-  const r = s.stream!.push(samples);
-  if (!r.ok) return sendError(ctx, ws, { type: "server_error", code: r.code, message: r.message, event_id: eventId });
-  s.uncommitted += samples.length;
+  if (!s.stream) return void s.queue.push(samples);
+  const r = s.stream.push(samples);
+  if (r.ok) {
+    s.fresh = false;
+    s.uncommitted += samples.length;
+    return;
+  }
+  if (s.fresh) return sendError(ctx, ws, { type: "server_error", code: r.code, message: r.message, event_id: eventId });
+  // The session behind the stream was ended (idle_session_seconds) while the connection stayed:
+  // the connection still owns the clientId, so the core opens it again without a new admission.
+  s.queue.unshift(samples);
+  attach(ctx, ws, () => {});
 }
 
 function commit(ctx: DoorContext, ws: Socket, eventId: string | null): void {
