@@ -131,6 +131,12 @@ test(`random bad events (seed ${SEED}) each get one OpenAI-shaped error; the ses
     expect({ code, n: metric(text, "stt_door_errors_total", { door: "openai", code }) }).toEqual({ code, n: bad.filter((b) => b.code === code).length });
   }
 
+  // A language the model does not know is refused by the core's check, named by its param.
+  fuzzed.send({ type: "session.update", event_id: "lang", session: { type: "transcription", audio: { input: { transcription: { language: "de" } } } } });
+  const lang = await fuzzed.next("error");
+  expect(lang.error).toMatchObject({ type: "invalid_request_error", code: "invalid_value", param: "session.audio.input.transcription.language", event_id: "lang" });
+  expect(lang.error.message).toMatch(/English-only/);
+
   // The fuzzed session still transcribes: 16 kHz (the extension), committed by hand.
   fuzzed.send({ type: "session.update", session: { type: "transcription", audio: { input: { format: { type: "audio/pcm", rate: 16000 }, turn_detection: null } } } });
   await fuzzed.next("session.updated");
