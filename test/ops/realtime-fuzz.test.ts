@@ -201,6 +201,10 @@ test("a session ended by the idle reaper while the connection stays: the next au
     expect(c.events.filter((e) => e.type === "error")).toEqual([]);
     const completed = c.events.filter((e) => e.type === COMPLETED).map((e) => e.transcript as string);
     expect(wordErrorRate("and so my fellow americans ask not what your country can do for you ask what you can do for your country", completed.slice(1).join(" "))).toBe(0);
+    // One clock for the whole session: the reopened stream's times continue after the first second.
+    const starts = c.events.filter((e) => e.type === "input_audio_buffer.speech_started").map((e) => e.audio_start_ms as number);
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    expect(starts.at(-1)!).toBeGreaterThan(1000 + 5000); // JFK's last sentence begins 5.2 s into the clip
     c.ws.close();
   } finally {
     await idle.stop();

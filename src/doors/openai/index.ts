@@ -70,7 +70,8 @@ export function realtimeDoor(ctx: DoorContext): WebSocketDoor<RealtimeState> {
         fresh: false,
         queue: [],
         closed: false,
-        uncommitted: 0,
+        pushed: 0,
+        committedTo: 0,
         sent: 0,
         bucket: new TokenBucket(c.limits.max_events_per_second, 2 * c.limits.max_events_per_second),
       };

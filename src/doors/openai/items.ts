@@ -42,6 +42,8 @@ export class Items {
   private count = 0;
   /** `turn_detection: null`: no speech_* events, items end on commit. */
   manual = false;
+  /** Seconds of session audio before the core's current stream began (its clock starts at 0 when reopened). */
+  private offset = 0;
 
   constructor(
     private readonly prefix: string,
@@ -57,7 +59,7 @@ export class Items {
   speechStarted(e: SpeechStartedPayload, pad = 0): void {
     if (this.manual) return;
     const item = this.create(e.start);
-    this.sink.emit(ev.speechStarted(item.id, ev.ms(e.start - pad)));
+    this.sink.emit(ev.speechStarted(item.id, this.ms(e.start - pad)));
   }
 
   interim(p: TranscriptionInterimPayload): void {
@@ -122,9 +124,28 @@ export class Items {
     this.remove(item);
   }
 
+  /** Stream seconds of the core's current stream → seconds of the session's audio. */
+  sessionSeconds(streamSeconds: number): number {
+    return streamSeconds + this.offset;
+  }
+
+  /**
+   * The core's stream was opened again (its session had ended) after every
+   * result of the old one was delivered: announced items nothing claimed are
+   * closed, and times continue from `offset` seconds of session audio.
+   */
+  restart(offset: number): void {
+    for (const item of this.open.filter((i) => i.seq === null && i.onset !== null)) this.closeEmpty(item);
+    this.offset = offset;
+  }
+
   /** `input_audio_buffer.clear`: items not yet committed are forgotten with their audio. */
   clear(): void {
     for (let i = this.open.length - 1; i >= 0; i--) if (!this.open[i]!.committed) this.open.splice(i, 1);
+  }
+
+  private ms(streamSeconds: number): number {
+    return ev.ms(streamSeconds + this.offset);
   }
 
   private create(onset: number | null = null): Item {
@@ -150,7 +171,7 @@ export class Items {
     for (const stale of announced) if (stale !== item && stale.onset! < before) this.closeEmpty(stale);
     if (!item) {
       item = this.create();
-      if (!this.manual) this.sink.emit(ev.speechStarted(item.id, ev.ms(start)));
+      if (!this.manual) this.sink.emit(ev.speechStarted(item.id, this.ms(start)));
     }
     item.seq = seq;
     return item;
@@ -167,7 +188,7 @@ export class Items {
   private stop(item: Item, end: number): void {
     if (item.stopped) return;
     item.stopped = true;
-    this.sink.emit(ev.speechStopped(item.id, ev.ms(end)));
+    this.sink.emit(ev.speechStopped(item.id, this.ms(end)));
   }
 
   private commit(item: Item): void {

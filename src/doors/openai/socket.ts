@@ -2,7 +2,7 @@ import type { Grant } from "../../auth/access.ts";
 import type { DoorContext, LiveStream, OpenRefusal, StreamListener } from "../../stream/types.ts";
 import type { TokenBucket } from "../../transport/rate.ts";
 import type { DoorSocket } from "../websocket.ts";
-import { InputAudio } from "./audio.ts";
+import { InputAudio, TARGET_RATE } from "./audio.ts";
 import { applyBeta, applyGa, OPTION_PARAMS, renderBeta, renderGa, streamOptionsOf, type RealtimeStreamOptions, type SessionConfig } from "./config.ts";
 import * as ev from "./events.ts";
 import { Items } from "./items.ts";
@@ -33,8 +33,10 @@ export interface RealtimeState {
   /** Client events (and decoded audio) that arrived while the stream was being opened, handled in order once it is. */
   queue: (string | Buffer | Float32Array)[];
   closed: boolean;
-  /** 16 kHz samples appended since the last commit, clear or end of speech (the empty-commit check). */
-  uncommitted: number;
+  /** 16 kHz samples pushed to the core over the whole session (across reopened streams). */
+  pushed: number;
+  /** Where (in `pushed` samples) the last commit, clear or end of speech left the buffer: the empty-commit check. */
+  committedTo: number;
   sent: number;
   /** limits.max_events_per_second, as on Socket.IO connections: a flood costs O(1) per event. */
   bucket: TokenBucket;
@@ -150,7 +152,8 @@ function listener(ctx: DoorContext, ws: Socket): StreamListener {
     speechStarted: (e) => items().speechStarted(e, ws.data.state.config.vad.prefix_padding_ms / 1000),
     interim: (e) => items().interim(e),
     speechStopped: (e) => {
-      ws.data.state.uncommitted = 0;
+      const s = ws.data.state;
+      s.committedTo = Math.max(s.committedTo, Math.round(items().sessionSeconds(e.end) * TARGET_RATE));
       items().speechStopped(e);
     },
     final: (e) => items().final(e),
@@ -213,7 +216,7 @@ function handle(ctx: DoorContext, ws: Socket, message: string | Buffer): void {
       return commit(ctx, ws, eventId);
     case "input_audio_buffer.clear":
       s.audio.reset();
-      s.uncommitted = 0;
+      s.committedTo = s.pushed;
       s.items!.clear();
       void s.stream!.clear().then(() => send(ws, ev.cleared()));
       return;
@@ -231,22 +234,34 @@ function push(ctx: DoorContext, ws: Socket, samples: Float32Array, eventId: stri
   const r = s.stream.push(samples);
   if (r.ok) {
     s.fresh = false;
-    s.uncommitted += samples.length;
+    s.pushed += samples.length;
     return;
   }
   if (s.fresh) return sendError(ctx, ws, { type: "server_error", code: r.code, message: r.message, event_id: eventId });
   // The session behind the stream was ended (idle_session_seconds) while the connection stayed:
-  // the connection still owns the clientId, so the core opens it again without a new admission.
+  // the connection still owns the clientId, so the core opens it again without a new admission,
+  // once the old one's results are all out (the new stream's clock starts at 0).
+  const old = s.stream;
+  s.stream = null;
   s.queue.unshift(samples);
-  attach(ctx, ws, () => {});
+  void old
+    .settled()
+    .catch(() => {})
+    .then(() => {
+      s.items!.restart(s.pushed / TARGET_RATE);
+      attach(ctx, ws, () => {});
+    });
 }
 
 function commit(ctx: DoorContext, ws: Socket, eventId: string | null): void {
   const s = ws.data.state;
   // The few samples the resampler holds belong to this item.
   push(ctx, ws, s.audio.flush(), eventId);
-  if (s.uncommitted < MIN_COMMIT_SAMPLES) {
-    const had = (s.uncommitted / 16).toFixed(2);
+  // That push found the session ended and is reopening it: the commit follows its audio.
+  if (!s.stream) return void s.queue.push(JSON.stringify({ type: "input_audio_buffer.commit", event_id: eventId ?? undefined }));
+  const uncommitted = s.pushed - s.committedTo;
+  if (uncommitted < MIN_COMMIT_SAMPLES) {
+    const had = (Math.max(0, uncommitted) / 16).toFixed(2);
     return sendError(ctx, ws, {
       type: "invalid_request_error",
       code: "input_audio_buffer_commit_empty",
@@ -254,9 +269,9 @@ function commit(ctx: DoorContext, ws: Socket, eventId: string | null): void {
       event_id: eventId,
     });
   }
-  s.uncommitted = 0;
+  s.committedTo = s.pushed;
   const itemId = s.items!.commitNow();
-  const stream = s.stream!;
+  const stream = s.stream;
   // The item's final (if it had speech) is delivered by the time settled() resolves.
   void stream
     .finalize()
