@@ -170,6 +170,26 @@ test("audio/pcmu and audio/pcma (G.711, 8 kHz, what telephony sends) are transcr
   }
 }, 120_000);
 
+test("input_audio_buffer.clear drops the open speech: the next commit has only what came after it", async () => {
+  const c = await connectRealtime(wsUrl);
+  await c.next("session.created");
+  c.send({ type: "session.update", session: { type: "transcription", audio: { input: { turn_detection: null } } } });
+  await c.next("session.updated");
+  await stream(c, jfk24.subarray(0, 24000 * 2 * 2), 4800, 0); // "And so my" …
+  c.send({ type: "input_audio_buffer.clear" });
+  await c.next("input_audio_buffer.cleared");
+  c.send({ type: "input_audio_buffer.commit", event_id: "after-clear" });
+  expect((await c.next("error")).error).toMatchObject({ code: "input_audio_buffer_commit_empty", event_id: "after-clear" });
+  await stream(c, jfk24, 4800, 0);
+  c.send({ type: "input_audio_buffer.commit" });
+  const done = await c.next(COMPLETED, 90_000);
+  expect(wordErrorRate(JFK_TEXT, done.transcript)).toBe(0);
+  // Whisper would not repeat "And so my" either way: the item's audio shows the cleared 2 s are gone (jfk.flac is 11.0 s).
+  expect(done.usage.seconds).toBeLessThanOrEqual(11);
+  expect(c.events.filter((e) => e.type === "input_audio_buffer.committed").length).toBe(1);
+  c.ws.close();
+}, 120_000);
+
 test("a session that closes mid-speech gives its clientId up; the next connection works", async () => {
   const c = await connectRealtime(wsUrl);
   await c.next("session.created");
