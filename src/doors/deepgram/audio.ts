@@ -1,4 +1,5 @@
 import { Resampler } from "../../../public/resampler.js";
+import { decodeG711 } from "../../audio/g711.ts";
 import type { Encoding } from "./query.ts";
 
 /**
@@ -12,30 +13,6 @@ import type { Encoding } from "./query.ts";
 export const CORE_RATE = 16000;
 
 export type DecodeResult = { ok: true; samples: Float32Array } | { ok: false; code: "odd_byte_length" | "payload_too_large"; message: string };
-
-/** G.711 μ-law byte → linear sample (ITU-T G.711: complemented, biased segment code). */
-function mulawToLinear(byte: number): number {
-  const u = ~byte & 0xff;
-  const exponent = (u >> 4) & 0x07;
-  const mantissa = u & 0x0f;
-  const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-  return u & 0x80 ? 0 - magnitude : magnitude; // 0 - 0 is +0, not -0
-}
-
-/** G.711 A-law byte → linear sample (even bits inverted; the sign bit set means positive). */
-function alawToLinear(byte: number): number {
-  const a = byte ^ 0x55;
-  const exponent = (a >> 4) & 0x07;
-  const mantissa = a & 0x0f;
-  const magnitude = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
-  return a & 0x80 ? magnitude : 0 - magnitude;
-}
-
-/** Both G.711 laws as 256-entry lookup tables, scaled to [-1, 1). */
-const G711: Record<"mulaw" | "alaw", Float32Array> = {
-  mulaw: Float32Array.from({ length: 256 }, (_, b) => mulawToLinear(b) / 32768),
-  alaw: Float32Array.from({ length: 256 }, (_, b) => alawToLinear(b) / 32768),
-};
 
 export class AudioDecoder {
   private readonly resampler: Resampler | null;
@@ -82,9 +59,6 @@ export class AudioDecoder {
       for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true) / 32768;
       return out;
     }
-    const table = G711[this.encoding];
-    const out = new Float32Array(bytes.byteLength);
-    for (let i = 0; i < bytes.byteLength; i++) out[i] = table[bytes[i]!]!;
-    return out;
+    return decodeG711(bytes, this.encoding);
   }
 }
