@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import type { Hypothesis } from "../session/agreement.ts";
 import type { OpenUtterance, Utterance } from "../session/session.ts";
 import type { StreamListener } from "../stream/types.ts";
+import { finalText, round3 } from "../stream/finals.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
 import { rooms } from "../transport/rooms.ts";
 
@@ -51,10 +52,9 @@ export class Delivery {
    * character or less take no seq and reach no room (as the original server).
    */
   deliver(u: Utterance, r: EngineResult | null, seq: { take(): number; peek(): number }): TranscriptionPayload | null {
-    const text = r?.text.trim() ?? "";
-    const empty = text.length <= 1;
+    const { text, empty, words } = finalText(r, u.start);
     const payload: TranscriptionPayload = {
-      text: empty ? "" : text,
+      text,
       duration: round3(u.audio.length / 16000),
       client_id: u.clientId,
       ts: Date.now() / 1000,
@@ -66,7 +66,7 @@ export class Delivery {
       no_speech_prob: r?.noSpeechProb ?? 1,
       final: !u.cut,
     };
-    if (r?.words && !empty) payload.words = r.words.map((w) => ({ ...w, start: round3(u.start + w.start), end: round3(u.start + w.end) }));
+    if (words) payload.words = words;
     if (u.fromFinalize) payload.from_finalize = true;
     this.listeners.get(u.clientId)?.final({ payload, empty, endedBy: u.endedBy });
     if (empty) return null;
@@ -120,5 +120,3 @@ export class Delivery {
     if (ownerConnectionId) this.io.to(ownerConnectionId).emit("error", { event: "transcription", code, message });
   }
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;

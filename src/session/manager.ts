@@ -6,6 +6,7 @@ import type { Hypothesis } from "./agreement.ts";
 import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "./guards.ts";
 import { Session, sessionOptionsFrom, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
 import type { SegmenterTuning } from "./segmenter.ts";
+import { Ordered } from "../stream/ordered.ts";
 
 /** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
 export type StreamOptions = StreamDefaults;
@@ -55,7 +56,8 @@ interface LiveState {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
-  private readonly tails = new Map<Session, Promise<void>>();
+  /** Each session's results in utterance order (the one ordering layer). */
+  private readonly order = new Map<Session, Ordered>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly live = new Map<Session, LiveState>();
   private readonly opts: SessionOptions;
@@ -152,7 +154,7 @@ export class SessionManager {
   /** Resolves once every result already chained for the session has been delivered. */
   async settled(session: Session): Promise<void> {
     await session.settled();
-    while (this.tails.has(session)) await this.tails.get(session);
+    await this.order.get(session)?.settled();
   }
 
   /** Per-stream segmentation: a null option means the server-wide setting. */
@@ -290,16 +292,13 @@ export class SessionManager {
 
   /** Runs `step` after everything already chained for the session; tracked for drain(). */
   private chain(session: Session, step: () => Promise<void>): Promise<void> {
-    const prev = this.tails.get(session) ?? Promise.resolve();
-    const next: Promise<void> = prev
-      .then(step)
-      .catch((err) => this.log.error("delivery step failed", { clientId: session.clientId, error: String(err) }))
-      .finally(() => {
-        this.inflight.delete(next);
-        if (this.tails.get(session) === next) this.tails.delete(session);
-      });
-    this.tails.set(session, next);
-    this.inflight.add(next);
-    return next;
+    let order = this.order.get(session);
+    if (!order) this.order.set(session, (order = new Ordered((err) => this.log.error("delivery step failed", { clientId: session.clientId, error: String(err) }))));
+    const done: Promise<void> = order.then(step).finally(() => {
+      this.inflight.delete(done);
+      if (order.size === 0 && this.order.get(session) === order) this.order.delete(session);
+    });
+    this.inflight.add(done);
+    return done;
   }
 }
