@@ -168,14 +168,23 @@ for (const r of rows)
 const st = detector.stats;
 console.log(`\nmodel calls: ${callMs.length} distinct; wall per call p50 ${percentile(callMs, 50).toFixed(1)} ms, p95 ${percentile(callMs, 95).toFixed(1)} ms`);
 console.log(`in the worker per turn: features ${(st.featureMs / st.scored).toFixed(1)} ms + model ${(st.modelMs / st.scored).toFixed(1)} ms`);
+// N streams pausing at the same moment: one batched run against one run each.
 const window = turns[0]!.audio.subarray(0, 8 * SR);
-for (const n of [1, 2, 4, 8]) {
-  const before = { ...detector.stats };
-  const t0 = performance.now();
-  for (let rep = 0; rep < 5; rep++) await Promise.all(Array.from({ length: n }, (_, i) => detector.score(`c${i}`, window)));
-  const wall = (performance.now() - t0) / 5;
-  const runs = detector.stats.runs - before.runs;
-  console.log(`batch of ${n} streams: ${wall.toFixed(1)} ms wall, ${(wall / n).toFixed(1)} ms per turn (${(runs / 5).toFixed(1)} runs)`);
+for (const maxBatch of [8, 1]) {
+  const d = await SmartTurnDetector.load({ maxBatch });
+  await d.score("warm", window);
+  for (const n of [1, 2, 4, 8]) {
+    const waits: number[] = [];
+    const t0 = performance.now();
+    for (let rep = 0; rep < 5; rep++) {
+      const s0 = performance.now();
+      await Promise.all(Array.from({ length: n }, (_, i) => d.score(`c${i}`, window).then(() => waits.push(performance.now() - s0))));
+    }
+    const wall = (performance.now() - t0) / 5;
+    const mean = waits.reduce((a, x) => a + x, 0) / waits.length;
+    console.log(`maxBatch ${maxBatch}, ${n} streams at once: ${(wall / n).toFixed(1)} ms per turn, mean wait for an answer ${mean.toFixed(0)} ms`);
+  }
+  await d.close();
 }
 const def = rows.find((r) => r.config === "model, pause 0.2 s, eot 0.7")!;
 const perCall = (st.featureMs + st.modelMs) / st.scored;

@@ -1,8 +1,8 @@
 /**
- * End-of-turn detection with Smart Turn v3.2 in a worker thread. Pauses of
- * many streams that are waiting at the same moment are scored in one model
- * run; one run is in flight at a time, so a burst of pauses costs one call
- * per batch, not one per stream, and the event loop never waits on it.
+ * End-of-turn detection with Smart Turn v3.2 in a worker thread, so the event
+ * loop never waits on it. One run is in flight at a time; pauses of streams
+ * that wait meanwhile go into the next run, up to maxBatch in one onnxruntime
+ * call (the model's batch dimension is dynamic).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -26,7 +26,11 @@ export interface SmartTurnOptions {
   modelPath?: string;
   /** onnxruntime intra-op threads of the worker. */
   threads?: number;
-  /** Most turns in one model run. */
+  /**
+   * Most turns in one model run. Default 1: on CPU a batch of N costs N times
+   * one turn (bench:turns: 61-69 ms per turn at N = 1..8), so batching saves
+   * nothing and makes the first stream wait for the last; a GPU would gain.
+   */
   maxBatch?: number;
 }
 
@@ -70,7 +74,7 @@ export class SmartTurnDetector implements TurnDetector {
     if (!existsSync(modelPath)) {
       throw new Error(`Smart Turn model not found at ${modelPath}: run "bash scripts/fetch-smart-turn.sh" (scripts/setup.sh does)`);
     }
-    const d = new SmartTurnDetector(modelPath, Math.max(1, o.threads ?? 1), Math.max(1, o.maxBatch ?? 16));
+    const d = new SmartTurnDetector(modelPath, Math.max(1, o.threads ?? 1), Math.max(1, o.maxBatch ?? 1));
     d.worker = await d.start();
     return d;
   }

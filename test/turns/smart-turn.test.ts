@@ -94,16 +94,27 @@ describe("Smart Turn v3.2 on real speech", () => {
 });
 
 describe("SmartTurnDetector", () => {
-  test("streams pausing at once share a model run and get the same answers as alone", async () => {
+  test("with maxBatch > 1, streams pausing at once share a model run and get the same answers as alone", async () => {
+    const batched = await SmartTurnDetector.load({ maxBatch: 8 });
     const jfk = toFloat(await decodeToPcm16(`${SHARED_AUDIO}/jfk_16k.wav`));
     const cuts = [2.45, 4.55, 7.45, 11].map((s) => jfk.subarray(0, Math.round(s * 16000)));
     const alone: number[] = [];
-    for (const c of cuts) alone.push(await detector.score("solo", c));
-    const runs = detector.stats.runs;
-    const together = await Promise.all(cuts.map((c, i) => detector.score(`s${i}`, c)));
+    for (const c of cuts) alone.push(await batched.score("solo", c));
+    const runs = batched.stats.runs;
+    const together = await Promise.all(cuts.map((c, i) => batched.score(`s${i}`, c)));
+    await batched.close();
     // The first goes at once; the three that wait for it go in one run.
-    expect(detector.stats.runs - runs).toBe(2);
+    expect(batched.stats.runs - runs).toBe(2);
     together.forEach((p, i) => expect(p).toBeCloseTo(alone[i]!, 4));
+  });
+
+  test("by default (maxBatch 1) waiting streams are scored one run each, in order", async () => {
+    const jfk = toFloat(await decodeToPcm16(`${SHARED_AUDIO}/jfk_16k.wav`));
+    const runs = detector.stats.runs;
+    const order: number[] = [];
+    await Promise.all([0, 1, 2].map((i) => detector.score(`o${i}`, jfk.subarray(0, 32000 * (i + 1))).then(() => order.push(i))));
+    expect(detector.stats.runs - runs).toBe(3);
+    expect(order).toEqual([0, 1, 2]);
   });
 
   test("a stream asking again before its request reached the model gets the newer audio's answer twice", async () => {
