@@ -113,6 +113,18 @@ export const ConfigSchema = Type.Object(
         word_timestamps: Type.Boolean({ default: false, description: "Finals carry words [{word, start, end, probability}] in stream seconds." }),
         interim_interval: Seconds(0.6, 0.2, 5, "Seconds between interim updates of one stream (measured choice: docs/benchmarks.md)."),
         vad_events: Type.Boolean({ default: false, description: "Send speech_started when the VAD opens speech." }),
+        // Segmentation and decoding per stream; null = the server-wide setting above.
+        language: Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()], {
+          default: null,
+          description: "Language of the stream's speech; null = the server's `language` (detect per utterance on multilingual models).",
+        }),
+        silence_duration: Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()], { default: null, description: "Per-stream trailing silence (s) that ends an utterance; null = silence_duration." }),
+        vad_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()], { default: null, description: "Per-stream speech probability that opens an utterance; null = vad_threshold." }),
+        speech_pad: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { default: null, description: "Per-stream padding (s) kept around speech; null = speech_pad." }),
+        segmentation: Type.Union([Type.Literal("vad"), Type.Literal("manual")], {
+          default: "vad",
+          description: "vad: an utterance ends after silence_duration of silence; manual: only finalize (or the end of the stream) ends one (OpenAI turn_detection null).",
+        }),
 
       },
       { additionalProperties: false, default: {} },

@@ -5,19 +5,22 @@ import type { SileroVad } from "../vad/silero.ts";
 import type { Hypothesis } from "./agreement.ts";
 import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "./guards.ts";
 import { Session, sessionOptionsFrom, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
+import type { SegmenterTuning } from "./segmenter.ts";
 
 /** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
 export type StreamOptions = StreamDefaults;
 
 export interface ManagerHooks {
-  /** A final transcript is ready; called in utterance order per clientId. */
-  onResult(session: Session, u: Utterance, r: EngineResult): void;
+  /** A final transcript is ready, or null when the guards dropped it; called in utterance order per clientId. */
+  onResult(session: Session, u: Utterance, r: EngineResult | null): void;
+  /** The segmenter closed an utterance (in order, before its result). */
+  onSpeechStopped?(session: Session, u: Utterance): void;
   /** A new hypothesis of the open utterance, in order with that stream's finals. */
   onInterim?(session: Session, u: OpenUtterance, h: Hypothesis): void;
   /** The VAD opened speech (stream seconds). */
   onSpeechStarted?(session: Session, start: number): void;
-  /** An utterance could not be transcribed; `ownerSocketId` should hear about it. */
-  onError(ownerSocketId: string, code: string, message: string): void;
+  /** An utterance could not be transcribed; the stream's owner should hear about it. */
+  onError(session: Session, code: string, message: string): void;
   /** True while interims must be shed to keep finals on time (capacity). */
   shedInterims?(): boolean;
 }
@@ -121,7 +124,9 @@ export class SessionManager {
       (tokens) => this.engine.textOf(tokens),
     );
     this.sessions.set(clientId, session);
-    this.live.set(session, { options: { ...this.config.streams, ...options }, lastInterimAt: 0, appliedEnd: 0 });
+    const effective = { ...this.config.streams, ...options };
+    this.live.set(session, { options: effective, lastInterimAt: 0, appliedEnd: 0 });
+    session.tune(this.tuningOf(effective));
     return { ok: true, session };
   }
 
@@ -135,7 +140,30 @@ export class SessionManager {
     const state = this.live.get(session);
     if (!state) return { ...this.config.streams, ...options };
     state.options = { ...state.options, ...options };
+    session.tune(this.tuningOf(state.options));
     return state.options;
+  }
+
+  /** Drops the clientId's open speech untranscribed; interims under way for it become stale. */
+  async clear(clientId: string): Promise<void> {
+    await this.sessions.get(clientId)?.clear();
+  }
+
+  /** Resolves once every result already chained for the session has been delivered. */
+  async settled(session: Session): Promise<void> {
+    await session.settled();
+    while (this.tails.has(session)) await this.tails.get(session);
+  }
+
+  /** Per-stream segmentation: a null option means the server-wide setting. */
+  private tuningOf(o: StreamOptions): SegmenterTuning {
+    const c = this.config;
+    return {
+      threshold: o.vad_threshold ?? c.vad_threshold,
+      silenceDuration: o.silence_duration ?? c.silence_duration,
+      speechPad: o.speech_pad ?? c.speech_pad,
+      manual: o.segmentation === "manual",
+    };
   }
 
   /** Closes the clientId's open utterance now (client `finalize`); false when none was open. */
@@ -183,7 +211,8 @@ export class SessionManager {
   private closeStalled(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
-      if (s.inSpeech && now - s.lastAudioAt >= this.config.stall_timeout * 1000) void s.flush();
+      // A manual stream waits for its finalize however long the pause.
+      if (s.inSpeech && now - s.lastAudioAt >= this.config.stall_timeout * 1000 && this.options(s).segmentation !== "manual") void s.flush("stall");
     }
   }
 
@@ -194,22 +223,21 @@ export class SessionManager {
   private dispatch(session: Session, u: Utterance): void {
     this.utterances++;
     const options = this.options(session);
+    this.hooks.onSpeechStopped && void this.chain(session, async () => this.hooks.onSpeechStopped?.(session, u));
     const result = transcribeGuarded(
       this.engine,
-      { audio: u.audio, language: this.config.language, streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
+      { audio: u.audio, language: options.language ?? this.config.language, streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
       this.config.guards,
       this.guardCounters,
     );
     result.catch(() => {}); // handled below, in order
     void this.chain(session, () =>
       result.then(
-        (g) => {
-          if (g.ok) this.hooks.onResult(session, u, g.result);
-        },
+        (g) => this.hooks.onResult(session, u, g.ok ? g.result : null),
         (err: Error & { code?: string }) => {
           const code = err.code === "queue_full" ? "queue_full" : "engine_error";
           this.log.error("utterance not transcribed", { clientId: u.clientId, code, error: err.message });
-          this.hooks.onError(session.ownerSocketId, code, `utterance ${u.start.toFixed(2)}-${u.end.toFixed(2)}s not transcribed: ${err.message}`);
+          this.hooks.onError(session, code, `utterance ${u.start.toFixed(2)}-${u.end.toFixed(2)}s not transcribed: ${err.message}`);
         },
       ),
     );
@@ -236,7 +264,7 @@ export class SessionManager {
     }
     const open = session.openUtterance()!;
     this.interims.requested++;
-    const request = { audio: open.audio, language: this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
+    const request = { audio: open.audio, language: state.options.language ?? this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
     this.engine.transcribe(request).then(
       (r) => {
         if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;

@@ -21,10 +21,10 @@ export interface SegmenterOptions {
    * Turn mode (end-of-turn model): trailing silence (s) at which `signal`
    * reports a pause, so the caller can ask the model and close the utterance
    * early with endTurn(). silenceDuration then acts as the fallback timeout.
-   * Unset: no signals, segmentation exactly as without it.
+   * Unset or 0: no signals, segmentation exactly as without it.
    */
   pauseDuration?: number;
-  /** Turn mode: while the silence goes on, signal the pause again every this many seconds (unset: once). */
+  /** Turn mode: while the silence goes on, signal the pause again every this many seconds (unset or 0: once). */
   pauseRepeat?: number;
 }
 
@@ -44,14 +44,21 @@ export interface Segment {
   cut: boolean;
 }
 
+/** What a stream may change while it runs (from its next frame on). */
+export type SegmenterTuning = Partial<Pick<SegmenterOptions, "threshold" | "silenceDuration" | "speechPad" | "pauseDuration" | "pauseRepeat">> & {
+  /** Only flush() ends an utterance (and max_segment_duration cuts it); silence keeps it open. */
+  manual?: boolean;
+};
+
 export class Segmenter {
-  private readonly negThreshold: number;
-  private readonly minSilence: number;
+  private negThreshold = 0;
+  private minSilence = 0;
   private readonly minSpeech: number;
-  private readonly pad: number;
+  private pad = 0;
   private readonly maxLen: number;
   /** Cut point is searched in the last part of an over-long utterance. */
   private readonly cutWindow: number;
+  private manual = false;
 
   private pos = 0; // samples consumed
   private speechStart = -1; // unpadded start of the open utterance, -1 when idle
@@ -59,25 +66,43 @@ export class Segmenter {
   private lastEmittedEnd = 0; // padded segments never overlap
   private probs: number[] = []; // per-frame probabilities of the open utterance
   private energies: number[] = []; // per-frame RMS of the open utterance
-  private readonly pauseAt: number; // samples of silence for the first pause signal; 0 = turn mode off
-  private readonly pauseEvery: number; // samples between repeated pause signals; 0 = once
+  private pauseAt = 0; // samples of silence for the first pause signal; 0 = turn mode off
+  private pauseEvery = 0; // samples between repeated pause signals; 0 = once
   private nextPause = 0; // silence length (samples) of the next pause signal in this silence run
   private paused = false; // a pause was signalled and speech has not come back
   private lastSignal: SegmenterSignal | null = null;
 
-  constructor(private readonly o: SegmenterOptions) {
-    const s = (sec: number) => Math.round(sec * o.sampleRate);
-    this.negThreshold = Math.max(0.01, o.threshold - 0.15);
-    this.minSilence = s(o.silenceDuration);
-    this.minSpeech = s(o.minSpeechDuration);
-    this.pad = Math.min(s(o.speechPad), this.minSilence);
-    this.maxLen = s(o.maxSegmentDuration);
+  private o: SegmenterOptions;
+
+  constructor(options: SegmenterOptions) {
+    this.o = { ...options };
+    const s = (sec: number) => Math.round(sec * options.sampleRate);
+    this.minSpeech = s(options.minSpeechDuration);
+    this.maxLen = s(options.maxSegmentDuration);
     this.cutWindow = Math.min(s(5), Math.floor(this.maxLen / 2));
-    this.pauseAt = o.pauseDuration === undefined ? 0 : Math.max(o.frameSize, s(o.pauseDuration));
-    this.pauseEvery = o.pauseRepeat === undefined ? 0 : Math.max(o.frameSize, s(o.pauseRepeat));
-    if (this.pauseAt > 0 && this.pauseAt >= this.minSilence) {
+    this.tune({});
+  }
+
+  /**
+   * Changes thresholds from the next frame on; an open utterance keeps its
+   * start (a new pauseDuration applies from the next silence). Throws, and
+   * changes nothing, when pauseDuration would not be shorter than silenceDuration.
+   */
+  tune(t: SegmenterTuning): void {
+    const { manual, ...rest } = t;
+    const o = { ...this.o, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    const s = (sec: number) => Math.round(sec * o.sampleRate);
+    const pauseAt = o.pauseDuration ? Math.max(o.frameSize, s(o.pauseDuration)) : 0;
+    if (pauseAt > 0 && pauseAt >= s(o.silenceDuration)) {
       throw new Error(`pauseDuration (${o.pauseDuration} s) must be shorter than silenceDuration (${o.silenceDuration} s), the fallback timeout`);
     }
+    this.o = o;
+    if (manual !== undefined) this.manual = manual;
+    this.negThreshold = Math.max(0.01, o.threshold - 0.15);
+    this.minSilence = s(o.silenceDuration);
+    this.pad = Math.min(s(o.speechPad), this.minSilence);
+    this.pauseAt = pauseAt;
+    this.pauseEvery = o.pauseRepeat ? Math.max(o.frameSize, s(o.pauseRepeat)) : 0;
   }
 
   /** Turn mode: the pause or resume the last push() saw, else null. */
@@ -95,6 +120,19 @@ export class Segmenter {
     const out: Segment[] = [];
     if (this.speechStart >= 0 && this.silenceStart >= 0 && this.paused) this.close(this.silenceStart, out);
     return out;
+  }
+
+  /**
+   * Forgets the open utterance without emitting it (a client's "clear"):
+   * its audio is never transcribed, and the next speech starts fresh.
+   */
+  discard(): void {
+    this.speechStart = -1;
+    this.silenceStart = -1;
+    this.paused = false;
+    this.probs = [];
+    this.energies = [];
+    this.lastEmittedEnd = this.pos;
   }
 
   get inSpeech(): boolean {
@@ -150,7 +188,7 @@ export class Segmenter {
       this.nextPause = this.pauseAt;
     }
 
-    if (this.silenceStart >= 0 && this.pos - this.silenceStart >= this.minSilence) {
+    if (!this.manual && this.silenceStart >= 0 && this.pos - this.silenceStart >= this.minSilence) {
       this.close(this.silenceStart, out);
     } else if (this.pos - this.speechStart >= this.maxLen) {
       this.cut(out);

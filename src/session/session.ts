@@ -2,7 +2,8 @@ import { StreamBuffer } from "../audio/buffer.ts";
 import type { Config } from "../config/schema.ts";
 import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../vad/silero.ts";
 import { LocalAgreement } from "./agreement.ts";
-import { Segmenter, type Segment, type SegmenterOptions } from "./segmenter.ts";
+import { Segmenter, type Segment, type SegmenterOptions, type SegmenterTuning } from "./segmenter.ts";
+import type { EndReason } from "../stream/types.ts";
 
 /** A finished utterance, ready for the engine. */
 export interface Utterance {
@@ -17,6 +18,8 @@ export interface Utterance {
   prefix: readonly number[];
   /** Closed by the client's `finalize`, not by silence. */
   fromFinalize: boolean;
+  /** What closed it. */
+  endedBy: EndReason;
 }
 
 /** The speech a stream is in the middle of (for interim hypotheses). */
@@ -70,7 +73,8 @@ export class Session {
   private closed = false;
   private utteranceId = 0;
   private agreement: LocalAgreement;
-  private finalizing = false;
+  /** What is closing utterances right now, when it is not the VAD's silence. */
+  private closing: EndReason | null = null;
   lastAudioAt = Date.now();
   /** Per-clientId transcript sequence number (delivery order). */
   seq = 0;
@@ -132,9 +136,23 @@ export class Session {
   }
 
   /** Closes open speech now (stream stalled, or ending); waits for pending VAD work first. */
-  async flush(): Promise<void> {
+  async flush(reason: EndReason = "stall"): Promise<void> {
     while (this.pump) await this.pump;
-    this.emit(this.segmenter.flush());
+    this.closeWith(reason);
+  }
+
+  /** Changes segmentation from the next frame on (per-stream options). */
+  tune(t: SegmenterTuning): void {
+    this.segmenter.tune(t);
+  }
+
+  /** Drops the open speech untranscribed (after the audio already sent was scored). */
+  async clear(): Promise<void> {
+    while (this.pump) await this.pump;
+    this.segmenter.discard();
+    this.utteranceId++;
+    this.agreement = new LocalAgreement(this.textOf);
+    this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
   }
 
   /**
@@ -143,14 +161,7 @@ export class Session {
    */
   async finalize(): Promise<boolean> {
     while (this.pump) await this.pump;
-    this.finalizing = true;
-    try {
-      const segments = this.segmenter.flush();
-      this.emit(segments);
-      return segments.length > 0;
-    } finally {
-      this.finalizing = false;
-    }
+    return this.closeWith("finalize") > 0;
   }
 
   /** Resolves when every chunk pushed so far has been through the VAD. */
@@ -161,7 +172,18 @@ export class Session {
   /** Final flush; afterwards the session accepts nothing. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flush();
+    await this.flush("close");
+  }
+
+  private closeWith(reason: EndReason): number {
+    this.closing = reason;
+    try {
+      const segments = this.segmenter.flush();
+      this.emit(segments);
+      return segments.length;
+    } finally {
+      this.closing = null;
+    }
   }
 
   private async run(): Promise<void> {
@@ -207,7 +229,8 @@ export class Session {
         end: s.end / sr,
         cut: s.cut,
         prefix,
-        fromFinalize: this.finalizing,
+        fromFinalize: this.closing === "finalize",
+        endedBy: s.cut ? "cut" : (this.closing ?? "silence"),
       });
     }
     if (segments.length > 0) this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));

@@ -93,7 +93,10 @@ export interface LiveStream {
   readonly audioSeconds: number;
   /** 16 kHz mono float samples in [-1, 1]. */
   push(samples: Float32Array): PushResult;
-  /** Closes the open utterance now; resolves once its final (if any) was delivered. False: nothing was open. */
+  /**
+   * Closes the open utterance now, after the audio already pushed was scored;
+   * false: nothing was open. Its final follows: `await settled()` to wait for it.
+   */
   finalize(): Promise<boolean>;
   /** Drops the open (not yet closed) speech without transcribing it. */
   clear(): Promise<void>;

@@ -17,6 +17,10 @@ export const StreamOptionFields = {
   word_timestamps: Type.Optional(Type.Boolean()),
   interim_interval: Type.Optional(Type.Number({ minimum: 0.2, maximum: 5 })),
   vad_events: Type.Optional(Type.Boolean()),
+  /** New, additive: the stream's language (checked against the model), and its segmentation. */
+  language: Type.Optional(Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()])),
+  silence_duration: Type.Optional(Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()])),
+  vad_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()])),
 };
 /** Handshake `auth` may carry the options too (beside `token`). */
 export const HandshakeStreamOptions = Type.Object(StreamOptionFields);

@@ -128,3 +128,25 @@ describe("Segmenter turn hook", () => {
     expect(() => new Segmenter({ ...base, pauseDuration: 0.8 })).toThrow(/pauseDuration/);
   });
 });
+
+describe("Segmenter turn hook, tuned mid-stream", () => {
+  test("tune() switches turn mode on from the next silence, and off with pauseDuration 0", () => {
+    const s = new Segmenter(base);
+    expect(run(s, [...speech(0.5), ...quiet(0.3), ...speech(0.5)]).signals).toHaveLength(0);
+    s.tune({ pauseDuration: 0.2 });
+    expect(run(s, [...quiet(0.3), ...speech(0.3)]).signals.map((x) => x.kind)).toEqual(["pause", "resume"]);
+    s.tune({ pauseDuration: 0 });
+    const { signals, segments } = run(s, quiet(1));
+    expect(signals).toHaveLength(0);
+    expect(segments).toHaveLength(1);
+  });
+
+  test("a tuning that puts the pause at or past the fallback is refused and changes nothing", () => {
+    const s = new Segmenter({ ...base, pauseDuration: 0.2 });
+    expect(() => s.tune({ silenceDuration: 0.1 })).toThrow(/pauseDuration/);
+    // Still 0.8 s of fallback and a pause at 0.2 s.
+    const { signals, segments } = run(s, [...speech(0.5), ...quiet(0.5)]);
+    expect(signals.map((x) => x.kind)).toEqual(["pause"]);
+    expect(segments).toHaveLength(0);
+  });
+});
