@@ -21,10 +21,11 @@ export function policyOf(t: TurnSettings): TurnPolicy {
 }
 
 /**
- * Segmenter options of a stream in model mode: a pause signal at min_pause,
- * the utterance held open through pauses until eot_timeout of silence. A
- * silence-mode stream keeps silence_duration and no pause signal.
+ * Segmenter options (constructor or tune()) of a stream: in model mode a
+ * pause signal at min_pause and the utterance held open through pauses until
+ * eot_timeout of silence; in silence mode its silence_duration and no pause
+ * signal (pauseDuration 0), so a stream switched back segments as before.
  */
-export function segmenterTurnOptions(t: TurnSettings, silenceDuration: number): { silenceDuration: number; pauseDuration?: number } {
-  return t.detection === "model" ? { silenceDuration: t.eot_timeout, pauseDuration: t.min_pause } : { silenceDuration };
+export function segmenterTurnOptions(t: TurnSettings, silenceDuration: number): { silenceDuration: number; pauseDuration: number } {
+  return t.detection === "model" ? { silenceDuration: t.eot_timeout, pauseDuration: t.min_pause } : { silenceDuration, pauseDuration: 0 };
 }

@@ -8,7 +8,7 @@ describe("turn settings in the config", () => {
     expect(config.turn.detection).toBe("silence");
     expect(config.turn.eot_threshold).toBe(0.7);
     expect(config.turn.eager_eot_threshold).toBeNull();
-    expect(segmenterTurnOptions(config.turn, config.silence_duration)).toEqual({ silenceDuration: config.silence_duration });
+    expect(segmenterTurnOptions(config.turn, config.silence_duration)).toEqual({ silenceDuration: config.silence_duration, pauseDuration: 0 });
   });
 
   test("model mode: pause signal at min_pause, fallback close at eot_timeout", () => {
