@@ -25,6 +25,8 @@ import { createSessions } from "./app/sessions.ts";
 import { attachSockets } from "./app/sockets.ts";
 import { createStreamCore, type StreamHub } from "./stream/core.ts";
 import type { WebSocketDoor } from "./doors/websocket.ts";
+import { deepgramDoor } from "./doors/deepgram/index.ts";
+import { realtimeDoor } from "./doors/openai/index.ts";
 import type { DoorContext } from "./stream/types.ts";
 
 export { engineConfigFrom } from "./app/engine.ts";
@@ -107,7 +109,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     if (config.redis_url) parts.cluster = await joinCluster(io, config.redis_url, log);
     const transport = attachSockets({ config, io, corsOrigin, peers, core, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
     const doorContext: DoorContext = { core, config, auth, log, events: metrics.doors };
-    const doors: WebSocketDoor<unknown>[] = [];
+    const doors = [deepgramDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
     const context: HttpContext = {
       config,
       io,

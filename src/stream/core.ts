@@ -144,7 +144,11 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       if (owners.ownerOf(clientId) !== connectionId) return;
       owners.release(clientId, connectionId);
       const session = sessions.get(clientId);
-      if (session?.ownerSocketId === connectionId) await sessions.release(clientId);
+      if (session?.ownerSocketId === connectionId) {
+        await sessions.release(clientId);
+        // The closing utterance's final still goes to this connection's listener.
+        await sessions.settled(session);
+      }
       delivery.detach(clientId);
     },
 
@@ -152,7 +156,11 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       const ids = owners.releaseConnection(connectionId);
       const owned = new Set([...ids, ...sessions.ownedBy(connectionId)]);
       await Promise.all([...owned].map(async (id) => {
-        if (sessions.get(id)?.ownerSocketId === connectionId) await sessions.release(id);
+        const session = sessions.get(id);
+        if (session?.ownerSocketId === connectionId) {
+          await sessions.release(id);
+          await sessions.settled(session);
+        }
         if (!owners.ownerOf(id)) delivery.detach(id);
       }));
     },
