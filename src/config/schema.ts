@@ -129,6 +129,24 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    // --- end of turn (per-stream options; these are the defaults) ----------------
+    turn: Type.Object(
+      {
+        detection: Type.Union([Type.Literal("silence"), Type.Literal("model")], {
+          default: "silence",
+          description: 'How an utterance (a turn) ends: "silence" after silence_duration of silence, as always; "model" when Smart Turn v3.2 judges the turn complete at a pause.',
+        }),
+        min_pause: Seconds(0.2, 0.05, 2, "Model mode: silence (s) after which the turn so far is scored (measured choice: docs/benchmarks.md, bench:turns)."),
+        eot_threshold: Type.Number({ default: 0.7, exclusiveMinimum: 0, maximum: 1, description: "Model mode: P(complete) at or above which the turn ends at the pause (0.7 as Deepgram Flux)." }),
+        eager_eot_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+          default: null,
+          description: "Model mode: P(complete) at or above which turn_eager is sent (the turn is probably over); null = off. Not above eot_threshold.",
+        }),
+        eot_timeout: Seconds(2, 0.3, 60, "Model mode: silence (s) that ends the turn whatever the model says."),
+        model_path: Type.String({ default: "models/smart-turn/smart-turn-v3.2-cpu.onnx", minLength: 1, description: "Smart Turn ONNX model (scripts/fetch-smart-turn.sh installs it)." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     // --- hallucination guards (faster-whisper's defaults), live and files -----------
     guards: Type.Object(
       {
@@ -178,4 +196,5 @@ export type Config = Static<typeof ConfigSchema>;
 export type Limits = Static<typeof LimitsSchema>;
 export type StreamDefaults = Config["streams"];
 export type GuardConfig = Config["guards"];
+export type TurnConfig = Config["turn"];
 export type CapacityConfig = Static<typeof CapacitySchema>;

@@ -29,10 +29,19 @@ export async function decodeToRaw(path: string, format: "s16le" | "mulaw" | "ala
 }
 
 /** Speech synthesized with espeak-ng, 16 kHz mono PCM16. */
-export async function speak(text: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+export function speak(text: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+  return espeak([text], voice, speed);
+}
+
+/** Speech from SSML (espeak-ng -m), e.g. with <break time="700ms"/> inside a sentence; 16 kHz mono PCM16. */
+export function speakSsml(ssml: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+  return espeak(["-m", ssml], voice, speed);
+}
+
+async function espeak(input: string[], voice: string, speed: number): Promise<Int16Array> {
   need("espeak-ng", "espeak-ng");
   const tmp = `/tmp/stt-espeak-${process.pid}-${Math.random().toString(36).slice(2)}.wav`;
-  const p = Bun.spawn(["espeak-ng", "-v", voice, "-s", String(speed), "-w", tmp, text], { stderr: "pipe" });
+  const p = Bun.spawn(["espeak-ng", "-v", voice, "-s", String(speed), "-w", tmp, ...input], { stderr: "pipe" });
   if ((await p.exited) !== 0) throw new Error(`espeak-ng failed: ${await new Response(p.stderr).text()}`);
   try {
     return await decodeToPcm16(tmp);
