@@ -28,6 +28,7 @@ import type { WebSocketDoor } from "./doors/websocket.ts";
 import { deepgramDoor } from "./doors/deepgram/index.ts";
 import { realtimeDoor } from "./doors/openai/index.ts";
 import type { DoorContext } from "./stream/types.ts";
+import { lazySmartTurn } from "./turns/lazy.ts";
 
 export { engineConfigFrom } from "./app/engine.ts";
 export { originAllowed } from "./app/http.ts";
@@ -89,6 +90,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   let stopping = false;
   let stopReaper: (() => void) | null = null;
   let core: StreamHub | null = null;
+  // Loaded by the first stream that asks for turn_detection "model".
+  const turnDetector = lazySmartTurn(config.turn.model_path);
 
   async function start() {
     warnAboutExposure(config, auth, log);
@@ -101,8 +104,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     // A stream counts as admitted while its owner holds the clientId (the core's owner record), even between sessions.
     const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, connectionId) => core?.ownerOf(id) === connectionId));
     await capacity.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));
-    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log, ownerOf: (id) => core?.ownerOf(id) }));
-    core = createStreamCore({ config, sessions, capacity, delivery, engine, log, isStopping: () => stopping });
+    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log, turnDetector, ownerOf: (id) => core?.ownerOf(id) }));
+    core = createStreamCore({ config, sessions, capacity, delivery, engine, log, turnModel: turnDetector, isStopping: () => stopping });
     stopReaper = startIdleReaper(sessions, config.limits.idle_session_seconds, (clientId, socketId) =>
       log.info("idle session ended", { clientId, socket: socketId, idleSeconds: config.limits.idle_session_seconds }),
     );
@@ -149,6 +152,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     http?.stop(true);
     await parts.cluster?.close();
     if (ownsEngine) await parts.engine?.close();
+    await turnDetector.close();
     if (!options.vad) await parts.vad?.close();
   }
 

@@ -8,6 +8,7 @@ import { SessionManager } from "../session/manager.ts";
 import type { SeqMemory } from "../session/seq-memory.ts";
 import type { TransportCounters } from "../transport/socket-handlers.ts";
 import type { SileroVad } from "../vad/silero.ts";
+import type { TurnDetector } from "../turns/detector.ts";
 
 export interface SessionWiring {
   config: Config;
@@ -20,6 +21,8 @@ export interface SessionWiring {
   io: SocketServer;
   counters: TransportCounters;
   log: Logger;
+  /** Smart Turn for streams with turn_detection "model". */
+  turnDetector?: TurnDetector;
   /** The connection that owns a clientId now (the stream core's owner record). */
   ownerOf(clientId: string): string | undefined;
 }
@@ -36,6 +39,8 @@ export function createSessions(w: SessionWiring): SessionManager {
       onInterim: (session, u, h) => delivery.interim(u, h, session.clientId, seqs.peek(session.clientId)),
       onSpeechStarted: (session, start) => delivery.speechStarted(session.clientId, start),
       onSpeechStopped: (session, u) => delivery.speechStopped(u, seqs.peek(session.clientId)),
+      onTurnEager: (session, p, text) => delivery.turnEager(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId), p, text),
+      onTurnResumed: (session) => delivery.turnResumed(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId)),
       shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
       onError: (session, code, message) => {
         w.counters.errors.set(code, (w.counters.errors.get(code) ?? 0) + 1);
@@ -45,5 +50,6 @@ export function createSessions(w: SessionWiring): SessionManager {
       },
     },
     w.log,
+    w.turnDetector,
   );
 }

@@ -121,6 +121,11 @@ export const ConfigSchema = Type.Object(
         silence_duration: Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()], { default: null, description: "Per-stream trailing silence (s) that ends an utterance; null = silence_duration." }),
         vad_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()], { default: null, description: "Per-stream speech probability that opens an utterance; null = vad_threshold." }),
         speech_pad: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { default: null, description: "Per-stream padding (s) kept around speech; null = speech_pad." }),
+        // End of turn per stream; unset = the `turn` section below.
+        turn_detection: Type.Optional(Type.Union([Type.Literal("silence"), Type.Literal("model")], { description: "Per-stream turn.detection." })),
+        eot_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "Per-stream turn.eot_threshold." })),
+        eager_eot_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], { description: "Per-stream turn.eager_eot_threshold (null = off)." })),
+        eot_timeout: Type.Optional(Type.Number({ minimum: 0.3, maximum: 60, description: "Per-stream turn.eot_timeout." })),
         segmentation: Type.Union([Type.Literal("vad"), Type.Literal("manual")], {
           default: "vad",
           description: "vad: an utterance ends after silence_duration of silence; manual: only finalize (or the end of the stream) ends one (OpenAI turn_detection null).",

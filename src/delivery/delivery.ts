@@ -68,6 +68,7 @@ export class Delivery {
     };
     if (words) payload.words = words;
     if (u.fromFinalize) payload.from_finalize = true;
+    if (u.endOfTurn) payload.end_of_turn = { probability: u.endOfTurn.probability === null ? null : round3(u.endOfTurn.probability), trigger: u.endOfTurn.trigger };
     this.listeners.get(u.clientId)?.final({ payload, empty, endedBy: u.endedBy });
     if (empty) return null;
     this.io.to(rooms.transcripts(u.clientId)).emit("transcription", payload);
@@ -106,6 +107,24 @@ export class Delivery {
     this.io.to(rooms.vadEvents(clientId)).emit("speech_started", payload);
     this.listeners.get(clientId)?.speechStarted?.(payload);
     return payload;
+  }
+
+  /**
+   * Turn events go to the stream's sender only (the connection that asked for
+   * turn_detection "model"): monitors that never asked see no new event type.
+   */
+  turnEager(clientId: string, owner: string | undefined, seq: number, probability: number, text: string): void {
+    const payload = { client_id: clientId, seq, text, probability: round3(probability) };
+    const listener = this.listeners.get(clientId);
+    if (listener) listener.turnEager?.(payload);
+    else if (owner) this.io.to(owner).emit("turn_eager", payload);
+  }
+
+  turnResumed(clientId: string, owner: string | undefined, seq: number): void {
+    const payload = { client_id: clientId, seq };
+    const listener = this.listeners.get(clientId);
+    if (listener) listener.turnResumed?.(payload);
+    else if (owner) this.io.to(owner).emit("turn_resumed", payload);
   }
 
   /** Only doors with a listener hear it (the seed protocol has no such event). */

@@ -7,6 +7,9 @@ import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "
 import { Session, sessionOptionsFrom, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
 import type { SegmenterTuning } from "./segmenter.ts";
 import { Ordered } from "../stream/ordered.ts";
+import type { TurnDetector } from "../turns/detector.ts";
+import { policyOf, segmenterTurnOptions, type TurnSettings } from "../turns/settings.ts";
+import { TurnTaking } from "./turn-taking.ts";
 
 /** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
 export type StreamOptions = StreamDefaults;
@@ -22,6 +25,10 @@ export interface ManagerHooks {
   onSpeechStarted?(session: Session, start: number): void;
   /** An utterance could not be transcribed; the stream's owner should hear about it. */
   onError(session: Session, code: string, message: string): void;
+  /** turn_detection "model": the turn is probably over (eager_eot_threshold); `text` is the newest hypothesis. */
+  onTurnEager?(session: Session, probability: number, text: string): void;
+  /** Speech came back after onTurnEager. */
+  onTurnResumed?(session: Session): void;
   /** True while interims must be shed to keep finals on time (capacity). */
   shedInterims?(): boolean;
 }
@@ -60,6 +67,7 @@ export class SessionManager {
   private readonly order = new Map<Session, Ordered>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly live = new Map<Session, LiveState>();
+  private readonly turnTakers = new Map<Session, TurnTaking>();
   private readonly opts: SessionOptions;
   private timer: ReturnType<typeof setInterval> | null = null;
   utterances = 0;
@@ -74,6 +82,8 @@ export class SessionManager {
     private readonly engine: SpeechEngine,
     private readonly hooks: ManagerHooks,
     private readonly log: Logger,
+    /** Smart Turn, for streams with turn_detection "model" (absent: such streams end turns on silence). */
+    private readonly turnDetector?: TurnDetector,
   ) {
     this.opts = sessionOptionsFrom(config);
     // processing_interval: how often stalled streams are checked. Speech whose
@@ -128,7 +138,7 @@ export class SessionManager {
     this.sessions.set(clientId, session);
     const effective = { ...this.config.streams, ...options };
     this.live.set(session, { options: effective, lastInterimAt: 0, appliedEnd: 0 });
-    session.tune(this.tuningOf(effective));
+    this.applyOptions(session, effective);
     return { ok: true, session };
   }
 
@@ -142,7 +152,7 @@ export class SessionManager {
     const state = this.live.get(session);
     if (!state) return { ...this.config.streams, ...options };
     state.options = { ...state.options, ...options };
-    session.tune(this.tuningOf(state.options));
+    this.applyOptions(session, state.options);
     return state.options;
   }
 
@@ -157,15 +167,45 @@ export class SessionManager {
     await this.order.get(session)?.settled();
   }
 
-  /** Per-stream segmentation: a null option means the server-wide setting. */
-  private tuningOf(o: StreamOptions): SegmenterTuning {
-    const c = this.config;
+  /** A stream's end-of-turn settings: its own options over the config's `turn` section. */
+  turnOf(o: Partial<StreamOptions>): TurnSettings {
+    const t = this.config.turn;
     return {
+      ...t,
+      detection: o.turn_detection ?? t.detection,
+      eot_threshold: o.eot_threshold ?? t.eot_threshold,
+      eager_eot_threshold: o.eager_eot_threshold !== undefined ? o.eager_eot_threshold : t.eager_eot_threshold,
+      eot_timeout: o.eot_timeout ?? t.eot_timeout,
+    };
+  }
+
+  /** Per-stream segmentation and turn-taking; a null option means the server-wide setting. */
+  private applyOptions(session: Session, o: StreamOptions): void {
+    const c = this.config;
+    const turn = this.turnOf(o);
+    const model = turn.detection === "model" && this.turnDetector !== undefined;
+    const tuning: SegmenterTuning = {
       threshold: o.vad_threshold ?? c.vad_threshold,
-      silenceDuration: o.silence_duration ?? c.silence_duration,
       speechPad: o.speech_pad ?? c.speech_pad,
       manual: o.segmentation === "manual",
+      ...segmenterTurnOptions(model ? turn : { ...turn, detection: "silence" }, o.silence_duration ?? c.silence_duration),
     };
+    session.tune(tuning);
+    const current = this.turnTakers.get(session);
+    if (!model) {
+      session.useTurns(null);
+      this.turnTakers.delete(session);
+    } else if (current) current.setPolicy(policyOf(turn));
+    else {
+      const detector = this.turnDetector!;
+      const taker = new TurnTaking(session.clientId, () => detector, policyOf(turn), {
+        onEager: (p) => this.hooks.onTurnEager && void this.chain(session, async () => this.hooks.onTurnEager?.(session, p, session.openText)),
+        onResumed: () => this.hooks.onTurnResumed && void this.chain(session, async () => this.hooks.onTurnResumed?.(session)),
+        endTurn: () => session.endTurn(),
+      }, (err) => this.log.once(`turn:${session.clientId}`, "end-of-turn model failed; the turn ends on eot_timeout (logged once per stream)", { clientId: session.clientId, error: String(err) }));
+      this.turnTakers.set(session, taker);
+      session.useTurns(taker);
+    }
   }
 
   /** Closes the clientId's open utterance now (client `finalize`); false when none was open. */
@@ -184,6 +224,7 @@ export class SessionManager {
     this.sessions.delete(clientId);
     await session.close();
     this.live.delete(session);
+    this.turnTakers.delete(session);
     this.log.forget(`vad:${clientId}`);
     return true;
   }

@@ -4,6 +4,8 @@ import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../
 import { LocalAgreement } from "./agreement.ts";
 import { Segmenter, type Segment, type SegmenterOptions, type SegmenterTuning } from "./segmenter.ts";
 import type { EndReason } from "../stream/types.ts";
+import type { EndOfTurn } from "../turns/decide.ts";
+import type { ClosedBy, TurnTaking } from "./turn-taking.ts";
 
 /** A finished utterance, ready for the engine. */
 export interface Utterance {
@@ -20,6 +22,8 @@ export interface Utterance {
   fromFinalize: boolean;
   /** What closed it. */
   endedBy: EndReason;
+  /** Streams with turn_detection "model": why the turn ended (absent for a cut part and in silence mode). */
+  endOfTurn?: EndOfTurn;
 }
 
 /** The speech a stream is in the middle of (for interim hypotheses). */
@@ -73,6 +77,8 @@ export class Session {
   private closed = false;
   private utteranceId = 0;
   private agreement: LocalAgreement;
+  /** End-of-turn decisions (turn_detection "model"); null: utterances end on silence alone. */
+  private turns: TurnTaking | null = null;
   /** What is closing utterances right now, when it is not the VAD's silence. */
   private closing: EndReason | null = null;
   lastAudioAt = Date.now();
@@ -146,6 +152,27 @@ export class Session {
     this.segmenter.tune(t);
   }
 
+  /** Switches end-of-turn decisions on (a TurnTaking) or off (null). */
+  useTurns(t: TurnTaking | null): void {
+    this.turns = t;
+  }
+
+  /** The open turn's newest hypothesis text (interims), for turn_eager. */
+  get openText(): string {
+    return this.segmenter.inSpeech ? this.agreement.latestText : "";
+  }
+
+  /** The model judged the turn complete during a pause: close it now (nothing, if speech came back). */
+  endTurn(): void {
+    if (this.closed) return;
+    this.closing = "turn";
+    try {
+      this.emit(this.segmenter.endTurn());
+    } finally {
+      this.closing = null;
+    }
+  }
+
   /** Drops the open speech untranscribed (after the audio already sent was scored). */
   async clear(): Promise<void> {
     while (this.pump) await this.pump;
@@ -208,6 +235,8 @@ export class Session {
       for (let i = 0; i < probs.length; i++) {
         const wasInSpeech = this.segmenter.inSpeech;
         this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+        const signal = this.turns ? this.segmenter.signal : null;
+        if (signal) this.turns!.signal(signal, () => this.buffer.slice(this.segmenter.openStart, this.segmenter.position));
         if (!wasInSpeech && this.segmenter.inSpeech) this.hooks.onSpeechStart?.(this.segmenter.speechOnset / this.opts.sampleRate);
       }
       this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
@@ -222,7 +251,10 @@ export class Session {
       // Each utterance (and each part of a cut one) starts a fresh agreement.
       this.utteranceId++;
       this.agreement = new LocalAgreement(this.textOf);
+      const by: ClosedBy = s.cut ? "max_duration" : this.closing === "finalize" ? "finalize" : this.closing === "turn" ? "model" : "silence";
+      const endOfTurn = this.turns?.closed(by, "timeout") ?? undefined;
       this.hooks.onUtterance({
+        ...(endOfTurn ? { endOfTurn } : {}),
         clientId: this.clientId,
         audio: this.buffer.slice(s.start, s.end),
         start: s.start / sr,

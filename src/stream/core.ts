@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { SessionManager } from "../session/manager.ts";
 import type { Session } from "../session/session.ts";
 import { ClientIdOwners } from "./owners.ts";
+import { turnSettingsError } from "../turns/settings.ts";
 import type { LiveStream, OpenRefusal, OpenResult, StreamCore, StreamOptions, StreamRequest } from "./types.ts";
 
 export interface StreamCoreDeps {
@@ -16,6 +17,8 @@ export interface StreamCoreDeps {
   engine: SpeechEngine;
   log: Logger;
   isStopping(): boolean;
+  /** Whether the end-of-turn model can be loaded (turn_detection "model"). */
+  turnModel?: { readonly available: boolean };
 }
 
 /** The core as the Socket.IO door also sees it: ownership questions and ending streams by clientId. */
@@ -48,7 +51,11 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       return `language "${o.language}": the model (${config.model_path}) is English-only; use "en" or a multilingual model`;
     }
     if (o.language != null && !/^[a-z]{2,3}(-[A-Za-z]{2,4})?$/.test(o.language)) return `language "${o.language}" is not an ISO 639-1 code such as "en" or "de"`;
-    return null;
+    const turn = sessions.turnOf(o);
+    if (turn.detection === "model" && !d.turnModel?.available) {
+      return `turn_detection "model" needs the Smart Turn model at ${config.turn.model_path} (bash scripts/fetch-smart-turn.sh installs it)`;
+    }
+    return turnSettingsError(turn);
   };
 
   const handle = (session: Session, connectionId: string): LiveStream => ({

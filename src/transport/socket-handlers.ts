@@ -104,7 +104,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     };
     const ackOptions = (o: StreamOptions) => {
       const out: Record<string, unknown> = Object.fromEntries(LIVE_KEYS.map((k) => [k, o[k]]));
-      for (const [k, v] of Object.entries(o)) if (!(k in out) && v !== null && !(k === "segmentation" && v === "vad")) out[k] = v;
+      for (const [k, v] of Object.entries(o)) if (!(k in out) && v != null && !(k === "segmentation" && v === "vad")) out[k] = v;
       return out;
     };
 
