@@ -43,17 +43,19 @@ export function createSessions(w: SessionWiring): SessionManager {
     {
       onResult: (session, u, r) => {
         // Superseded by a resume that replays this audio: delivering it would say it twice.
-        if (clocks.of(session)?.superseded) return clocks.answered(session, null);
+        if (clocks.silenced(session, u.start)) return clocks.answered(session, null);
         delivery.deliver(shifted(u, clocks.offset(session)), r, { take: () => seqs.take(session.clientId), peek: () => seqs.peek(session.clientId) });
         clocks.answered(session, u.end);
       },
       onInterim: (session, u, h) => {
-        if (!clocks.of(session)?.superseded) delivery.interim(shifted(u, clocks.offset(session)), h, session.clientId, seqs.peek(session.clientId));
+        if (!clocks.silenced(session, u.start)) delivery.interim(shifted(u, clocks.offset(session)), h, session.clientId, seqs.peek(session.clientId));
       },
-      onSpeechStarted: (session, start) => delivery.speechStarted(session.clientId, start + clocks.offset(session)),
+      onSpeechStarted: (session, start) => {
+        if (!clocks.silenced(session, start)) delivery.speechStarted(session.clientId, start + clocks.offset(session));
+      },
       onSpeechStopped: (session, u) => {
         clocks.closed(session);
-        if (!clocks.of(session)?.superseded) delivery.speechStopped(shifted(u, clocks.offset(session)), seqs.peek(session.clientId));
+        if (!clocks.silenced(session, u.start)) delivery.speechStopped(shifted(u, clocks.offset(session)), seqs.peek(session.clientId));
       },
       onTurnEager: (session, p, text) => delivery.turnEager(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId), p, text),
       onTurnResumed: (session) => delivery.turnResumed(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId)),

@@ -75,6 +75,8 @@ function fromWireOptions(w: Required<WireStreamOptions>): EffectiveStreamOptions
 }
 
 export const SAMPLE_RATE = 16000;
+/** Acknowledged audio replayed ahead of the unacknowledged, for the VAD only (a multiple of its 512-sample frame). */
+const PREROLL_SAMPLES = 512 * 31;
 
 export interface ConnectOptions extends StreamOptions {
   /** Server URL, e.g. "http://localhost:2700". */
@@ -179,7 +181,7 @@ export class SttClient {
   constructor(opts: ConnectOptions) {
     this.clientId = opts.clientId ?? `ts-${randomHex(16)}`;
     this.maxChunk = Math.max(160, Math.round((opts.maxChunkSeconds ?? 0.5) * SAMPLE_RATE));
-    this.replay = (opts.replaySeconds ?? 0) > 0 ? new ReplayBuffer(Math.round(opts.replaySeconds! * SAMPLE_RATE)) : null;
+    this.replay = (opts.replaySeconds ?? 0) > 0 ? new ReplayBuffer(Math.round(opts.replaySeconds! * SAMPLE_RATE), PREROLL_SAMPLES) : null;
     this.socket = io(opts.url, {
       transports: opts.transports ?? ["websocket"],
       reconnection: opts.reconnection ?? true,
@@ -201,7 +203,15 @@ export class SttClient {
     s.on("audio_ack", (a: { clientId?: unknown; until?: unknown }) => {
       if (a?.clientId === this.clientId && typeof a.until === "number") this.replay?.acknowledge(Math.round(a.until * SAMPLE_RATE));
     });
-    s.on("disconnect", (reason) => this.setState(s.active ? "reconnecting" : "disconnected", reason));
+    s.on("disconnect", (reason) => {
+      // A draining node disconnects us itself ("io server disconnect"), which socket.io-client
+      // does not retry: with replay on, the stream goes on through another node.
+      if (this.replay && reason === "io server disconnect") {
+        setTimeout(() => this.state !== "disconnected" && s.connect(), 200);
+        return this.setState("reconnecting", reason);
+      }
+      this.setState(s.active ? "reconnecting" : "disconnected", reason);
+    });
     s.on("connect_error", (err) => {
       // A draining node refuses in its middleware, which socket.io-client does not retry on its own:
       // with replay on, try again (the balancer sends us to another node).
@@ -307,8 +317,11 @@ export class SttClient {
 
   private replayAuth(): Record<string, unknown> {
     if (!this.replay) return {};
-    this.resumeAt = this.replay.durable;
-    return { audio_ack: true, ...(this.sentSamples > 0 ? { resume_from: this.resumeAt / SAMPLE_RATE } : {}) };
+    const durable = this.replay.durable;
+    // Up to a second of acknowledged audio goes first, to warm the new node's VAD up (it is not transcribed again).
+    const preroll = Math.max(0, Math.min(PREROLL_SAMPLES, durable - this.replay.oldest));
+    this.resumeAt = durable - preroll;
+    return { audio_ack: true, ...(this.sentSamples > 0 ? { resume_from: durable / SAMPLE_RATE, preroll: preroll / SAMPLE_RATE } : {}) };
   }
 
   private emitPcm(pcm: Int16Array): void {

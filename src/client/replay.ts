@@ -10,7 +10,16 @@ export class ReplayBuffer {
   /** Stream sample up to which the server made the audio durable. */
   durable = 0;
 
-  constructor(private readonly limit: number) {}
+  /** `keep`: samples kept behind the durable point, replayed as the VAD's pre-roll. */
+  constructor(
+    private readonly limit: number,
+    private readonly keep = 0,
+  ) {}
+
+  /** Stream sample of the oldest audio kept. */
+  get oldest(): number {
+    return this.chunks[0]?.at ?? this.durable;
+  }
 
   add(at: number, pcm: Int16Array): void {
     if (pcm.length === 0) return;
@@ -20,6 +29,7 @@ export class ReplayBuffer {
       const old = this.chunks.shift()!;
       this.samples -= old.pcm.length;
       this.dropped += Math.max(0, old.at + old.pcm.length - Math.max(old.at, this.durable));
+      // Too much unacknowledged audio: the replay can no longer cover what is dropped here.
       this.durable = Math.max(this.durable, old.at + old.pcm.length);
     }
   }
@@ -27,7 +37,7 @@ export class ReplayBuffer {
   acknowledge(until: number): void {
     if (until <= this.durable) return;
     this.durable = until;
-    while (this.chunks.length > 0 && this.chunks[0]!.at + this.chunks[0]!.pcm.length <= until) this.samples -= this.chunks.shift()!.pcm.length;
+    while (this.chunks.length > 0 && this.chunks[0]!.at + this.chunks[0]!.pcm.length <= until - this.keep) this.samples -= this.chunks.shift()!.pcm.length;
   }
 
   /** The kept audio from stream sample `at` on, as one block. */

@@ -28,6 +28,10 @@ export interface StreamClock {
   handingOff: boolean;
   /** The sender resumed on a new connection and replays from its last acknowledgement: this session's results are not delivered. */
   superseded: boolean;
+  /** Session seconds of pre-roll (warm-up audio, never transcribed); 0 when none. */
+  readonly prerollSeconds: number;
+  /** While the pre-roll comes in and is discarded: samples of it still due, and the audio held back behind it. */
+  warmup: { left: number; held: Float32Array[]; discarding: boolean } | null;
 }
 
 /** The idle acknowledgement is re-checked after this much new audio. */
@@ -36,8 +40,20 @@ const IDLE_CHECK_SECONDS = 1;
 export class StreamClocks {
   private readonly bySession = new WeakMap<object, StreamClock>();
 
-  start(session: object, offset: number, ack?: (until: number) => void): StreamClock {
-    const clock: StreamClock = { offset, ack, acked: offset, closed: 0, answered: 0, idleCheckedAt: 0, handingOff: false, superseded: false };
+  start(session: object, offset: number, ack?: (until: number) => void, preroll = 0, sampleRate = 16000): StreamClock {
+    const left = Math.round(preroll * sampleRate);
+    const clock: StreamClock = {
+      offset: offset - preroll,
+      ack,
+      acked: offset,
+      closed: 0,
+      answered: 0,
+      idleCheckedAt: preroll,
+      handingOff: false,
+      superseded: false,
+      prerollSeconds: preroll,
+      warmup: left > 0 ? { left, held: [], discarding: false } : null,
+    };
     this.bySession.set(session, clock);
     return clock;
   }
@@ -48,6 +64,13 @@ export class StreamClocks {
 
   offset(session: object): number {
     return this.bySession.get(session)?.offset ?? 0;
+  }
+
+  /** Results of this session that must not be delivered: superseded, or of the pre-roll (before resume_from). */
+  silenced(session: object, localStart: number): boolean {
+    const c = this.bySession.get(session);
+    // The discard lands on a VAD frame boundary, up to a frame before the pre-roll's end.
+    return !!c && (c.superseded || (c.prerollSeconds > 0 && localStart < c.prerollSeconds - 0.05));
   }
 
   /** An utterance closed: until its final is out, nothing after its start is durable. */

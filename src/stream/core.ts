@@ -6,9 +6,9 @@ import type { Logger } from "../log.ts";
 import type { SessionManager } from "../session/manager.ts";
 import type { Session } from "../session/session.ts";
 import { ClientIdOwners, type SharedClaims } from "./owners.ts";
-import { StreamClocks } from "./clock.ts";
+import { StreamClocks, type StreamClock } from "./clock.ts";
 import { turnSettingsError } from "../turns/settings.ts";
-import type { LiveStream, OpenRefusal, OpenResult, StreamCore, StreamOptions, StreamRequest } from "./types.ts";
+import type { LiveStream, OpenRefusal, OpenResult, PushResult, StreamCore, StreamOptions, StreamRequest } from "./types.ts";
 
 export interface StreamCoreDeps {
   config: Config;
@@ -83,8 +83,10 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       return session.buffer.end / config.sample_rate;
     },
     push(samples) {
+      const clock = clocks.of(session);
       // Dropped unacknowledged: the sender replays it on the node it moves to.
-      if (clocks.of(session)?.handingOff) return { ok: true };
+      if (clock?.handingOff) return { ok: true };
+      if (clock?.warmup) return warmUp(session, clock.warmup, samples);
       if (session.push(samples)) {
         if (clocks.idleDue(session, session.buffer.end / config.sample_rate)) void idleCheck(session);
         return { ok: true };
@@ -111,6 +113,25 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
     if (session.currentUtteranceId !== utterance) return;
     const pad = sessions.options(session).speech_pad ?? config.speech_pad;
     clocks.idle(session, scored, session.inSpeech, pad + IDLE_ACK_MARGIN);
+  };
+
+  /** A resumed stream's pre-roll: scored, its open speech discarded, and only then the audio behind it (src/stream/clock.ts). */
+  const warmUp = (session: Session, w: NonNullable<StreamClock["warmup"]>, samples: Float32Array): PushResult => {
+    if (w.left > 0) {
+      const head = samples.subarray(0, w.left);
+      w.left -= head.length;
+      session.push(head);
+      samples = samples.subarray(head.length);
+      if (w.left === 0) {
+        w.discarding = true;
+        void sessions.clear(session.clientId).then(() => {
+          clocks.of(session)!.warmup = null;
+          for (const h of w.held) session.push(h);
+        });
+      }
+    }
+    if (samples.length > 0) w.held.push(samples.slice());
+    return { ok: true };
   };
 
   const hub: StreamHub = {
@@ -173,7 +194,7 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
         if (taken.fresh && !taken.previousOwner) owners.release(clientId, connectionId);
         return { ok: false, code: got.code, message: got.message };
       }
-      if (got.session !== session) clocks.start(got.session, req.resumeFrom ?? 0, req.onAudioAck);
+      if (got.session !== session) clocks.start(got.session, req.resumeFrom ?? 0, req.onAudioAck, req.resumeFrom !== undefined ? (req.preroll ?? 0) : 0, config.sample_rate);
       // A stream new to this node continues the seq another node counted.
       if (taken.fresh && d.shared) await d.shared.loadSeq(clientId);
       session = got.session;

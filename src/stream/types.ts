@@ -76,6 +76,8 @@ export interface StreamRequest {
    * the old connection is dropped unheard (the replay covers it).
    */
   resumeFrom?: number;
+  /** Seconds of already-acknowledged audio sent before resumeFrom to warm the VAD up (src/stream/clock.ts); never transcribed. */
+  preroll?: number;
   /** Opt-in `audio_ack`: the stream seconds of audio now durable (src/stream/clock.ts). */
   onAudioAck?: (until: number) => void;
   /** Direct delivery to this connection (doors other than Socket.IO). */

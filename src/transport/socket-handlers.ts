@@ -104,6 +104,9 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     const rawResume = handshakeOptions.resume_from;
     const resumeFrom = typeof rawResume === "number" && Number.isFinite(rawResume) && rawResume >= 0 ? rawResume : undefined;
     if (rawResume !== undefined && resumeFrom === undefined) fail("connect", "invalid_payload", "resume_from must be a number of stream seconds >= 0");
+    const rawPreroll = handshakeOptions.preroll;
+    const preroll = typeof rawPreroll === "number" && rawPreroll >= 0 && rawPreroll <= 5 && rawPreroll <= (resumeFrom ?? 0) ? rawPreroll : undefined;
+    if (rawPreroll !== undefined && preroll === undefined) fail("connect", "invalid_payload", "preroll must be 0 to 5 seconds, at most resume_from");
     // Only the first stream of each clientId on this connection continues at resume_from.
     const resumedHere = new Set<string>();
     const joinLiveRooms = async (clientId: string, o: Pick<StreamOptions, "interim_results" | "vad_events">) => {
@@ -184,7 +187,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         scoped: !grant.all,
         resumeKey,
         options: { ...socketOptions, ...clientOptions.get(clientId) },
-        ...(resumeFrom !== undefined && !resumedHere.has(clientId) ? { resumeFrom } : {}),
+        ...(resumeFrom !== undefined && !resumedHere.has(clientId) ? { resumeFrom, preroll } : {}),
         ...(wantsAudioAck ? { onAudioAck: (until: number) => socket.emit("audio_ack", { clientId, until }) } : {}),
       });
       resumedHere.add(clientId);
