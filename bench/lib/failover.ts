@@ -171,6 +171,8 @@ export async function streamThrough(cluster: FailoverCluster, pcm: Int16Array, o
   const stt = await connect({ url: cluster.url, clientId: opts.clientId, replaySeconds: 30, socketOptions: { reconnectionDelay: 100, reconnectionDelayMax: 500 } });
   const finals: TranscriptionPayload[] = [];
   stt.on("transcription", (t) => t.client_id === opts.clientId && finals.push(t));
+  if (process.env.FAILOVER_DEBUG) stt.socket.on("audio_ack", (a: unknown) => console.log("ack", JSON.stringify(a), "sent", stt.sentSeconds.toFixed(2)));
+  if (process.env.FAILOVER_DEBUG) stt.on("connection", (s, d) => console.log("conn", s, d, "sent", stt.sentSeconds.toFixed(2)));
   let killedAt = 0;
   let reconnectMs: number | null = null;
   let killed: string | null = null;

@@ -21,7 +21,7 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { Resampler, floatToPcm16 } from "../../public/resampler.js";
-import { ReplayBuffer } from "./replay.ts";
+import { ReplayBuffer } from "../../public/replay.js";
 import type { Static } from "@sinclair/typebox";
 import type {
   CleanupConfirmedPayload,
@@ -76,7 +76,7 @@ function fromWireOptions(w: Required<WireStreamOptions>): EffectiveStreamOptions
 
 export const SAMPLE_RATE = 16000;
 /** Acknowledged audio replayed ahead of the unacknowledged, for the VAD only (a multiple of its 512-sample frame). */
-const PREROLL_SAMPLES = 512 * 31;
+const PREROLL_SAMPLES = 512 * 6;
 
 export interface ConnectOptions extends StreamOptions {
   /** Server URL, e.g. "http://localhost:2700". */
@@ -317,11 +317,10 @@ export class SttClient {
 
   private replayAuth(): Record<string, unknown> {
     if (!this.replay) return {};
-    const durable = this.replay.durable;
-    // Up to a second of acknowledged audio goes first, to warm the new node's VAD up (it is not transcribed again).
-    const preroll = Math.max(0, Math.min(PREROLL_SAMPLES, durable - this.replay.oldest));
-    this.resumeAt = durable - preroll;
-    return { audio_ack: true, ...(this.sentSamples > 0 ? { resume_from: durable / SAMPLE_RATE, preroll: preroll / SAMPLE_RATE } : {}) };
+    // A few VAD frames of acknowledged audio go first (the trailing pad of the last final: silence), to warm the new node's VAD up; they are not transcribed again.
+    const p = this.replay.resumePoint(PREROLL_SAMPLES);
+    this.resumeAt = p.startAt;
+    return { audio_ack: true, ...(this.sentSamples > 0 ? { resume_from: p.resumeFrom / SAMPLE_RATE, preroll: p.preroll / SAMPLE_RATE } : {}) };
   }
 
   private emitPcm(pcm: Int16Array): void {

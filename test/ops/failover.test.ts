@@ -22,7 +22,7 @@ let long: Int16Array;
 beforeAll(async () => {
   console.log(`failover: long stream seed ${SEED}`);
   jfk = await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`);
-  long = buildStream(rng(SEED), await loadClips(), 30).stream;
+  long = buildStream(rng(SEED), await loadClips(), 45).stream;
   await cluster.start();
 }, 240_000);
 
