@@ -186,7 +186,8 @@ function connectSocket(clientId, token, options) {
     auth: (cb) => cb({ resumable: true, audio_ack: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}), ...resumeAuth(), ...options }),
   });
   const emitPcm = (pcm) => {
-    for (let i = 0; i < pcm.length; i += 8000) socket.emit("audio_data", { clientId, audioData: pcm.slice(i, i + 8000).buffer });
+    // 2 s events: a replay stays far below the server's max_pending_chunks, within max_chunk_seconds.
+    for (let i = 0; i < pcm.length; i += 32000) socket.emit("audio_data", { clientId, audioData: pcm.slice(i, i + 32000).buffer });
   };
   /** Sends PCM16 (an ArrayBuffer) now, or keeps it for the replay while disconnected. */
   socket.sendAudio = (buffer) => {

@@ -77,6 +77,8 @@ function fromWireOptions(w: Required<WireStreamOptions>): EffectiveStreamOptions
 export const SAMPLE_RATE = 16000;
 /** Acknowledged audio replayed ahead of the unacknowledged, for the VAD only (a multiple of its 512-sample frame). */
 const PREROLL_SAMPLES = 512 * 6;
+/** A replay goes in 2 s events: few enough to stay far below the server's max_pending_chunks, within max_chunk_seconds (10). */
+const REPLAY_CHUNK_SAMPLES = 2 * SAMPLE_RATE;
 
 export interface ConnectOptions extends StreamOptions {
   /** Server URL, e.g. "http://localhost:2700". */
@@ -196,7 +198,7 @@ export class SttClient {
       // (emitted before any audio of the new connection, so they apply to it).
       for (const [clientId, o] of this.streamOptions) s.emit("stream_options", { clientId, ...o });
       for (const sub of this.subscriptions.values()) s.emit("subscribe_transcripts", sub);
-      if (this.replay && this.everConnected) this.emitChunks(this.replay.from(this.resumeAt));
+      if (this.replay && this.everConnected) this.emitChunks(this.replay.from(this.resumeAt), REPLAY_CHUNK_SAMPLES);
       this.everConnected = true;
       this.setState("connected");
     });
@@ -335,9 +337,9 @@ export class SttClient {
     this.sentSamples += pcm.length;
   }
 
-  private emitChunks(pcm: Int16Array): void {
-    for (let i = 0; i < pcm.length; i += this.maxChunk) {
-      const part = pcm.subarray(i, i + this.maxChunk);
+  private emitChunks(pcm: Int16Array, size = this.maxChunk): void {
+    for (let i = 0; i < pcm.length; i += size) {
+      const part = pcm.subarray(i, i + size);
       // Copy into an exact-size buffer: a view's .buffer may hold more than the chunk.
       const audioData = part.byteOffset === 0 && part.byteLength === part.buffer.byteLength ? part.buffer : part.slice().buffer;
       this.socket.emit("audio_data", { clientId: this.clientId, audioData });
