@@ -21,7 +21,7 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { Resampler, floatToPcm16 } from "../../public/resampler.js";
-import { ReplayBuffer } from "../../public/replay.js";
+import { REPLAY_CHUNK_SAMPLES, SenderReplay } from "./failover.ts";
 import type { Static } from "@sinclair/typebox";
 import type {
   CleanupConfirmedPayload,
@@ -75,10 +75,6 @@ function fromWireOptions(w: Required<WireStreamOptions>): EffectiveStreamOptions
 }
 
 export const SAMPLE_RATE = 16000;
-/** Acknowledged audio replayed ahead of the unacknowledged, for the VAD only (a multiple of its 512-sample frame). */
-const PREROLL_SAMPLES = 512 * 6;
-/** A replay goes in 2 s events: few enough to stay far below the server's max_pending_chunks, within max_chunk_seconds (10). */
-const REPLAY_CHUNK_SAMPLES = 2 * SAMPLE_RATE;
 
 export interface ConnectOptions extends StreamOptions {
   /** Server URL, e.g. "http://localhost:2700". */
@@ -175,21 +171,18 @@ export class SttClient {
   /** From the server's stream_started: lets a reconnect take the clientId back at once. */
   private resumeKey: string | undefined;
   /** Unacknowledged audio, kept for a replay after a reconnect (replaySeconds > 0). */
-  private readonly replay: ReplayBuffer | null;
-  /** Where the replay of the current connection starts (stream samples), as the handshake told the server. */
-  private resumeAt = 0;
-  private everConnected = false;
+  private readonly replay: SenderReplay | null;
 
   constructor(opts: ConnectOptions) {
     this.clientId = opts.clientId ?? `ts-${randomHex(16)}`;
     this.maxChunk = Math.max(160, Math.round((opts.maxChunkSeconds ?? 0.5) * SAMPLE_RATE));
-    this.replay = (opts.replaySeconds ?? 0) > 0 ? new ReplayBuffer(Math.round(opts.replaySeconds! * SAMPLE_RATE), PREROLL_SAMPLES) : null;
+    this.replay = (opts.replaySeconds ?? 0) > 0 ? new SenderReplay(opts.replaySeconds!) : null;
     this.socket = io(opts.url, {
       transports: opts.transports ?? ["websocket"],
       reconnection: opts.reconnection ?? true,
       forceNew: true,
       // A function so that every reconnect sends the current resume key (and the options again).
-      auth: (cb) => cb({ resumable: true, ...handshakeAuth(opts), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}), ...this.replayAuth() }),
+      auth: (cb) => cb({ resumable: true, ...handshakeAuth(opts), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}), ...this.replay?.auth(this.sentSamples) }),
       ...opts.socketOptions,
     });
     const s = this.socket;
@@ -198,12 +191,12 @@ export class SttClient {
       // (emitted before any audio of the new connection, so they apply to it).
       for (const [clientId, o] of this.streamOptions) s.emit("stream_options", { clientId, ...o });
       for (const sub of this.subscriptions.values()) s.emit("subscribe_transcripts", sub);
-      if (this.replay && this.everConnected) this.emitChunks(this.replay.from(this.resumeAt), REPLAY_CHUNK_SAMPLES);
-      this.everConnected = true;
+      const again = this.replay?.connected();
+      if (again) this.emitChunks(again, REPLAY_CHUNK_SAMPLES);
       this.setState("connected");
     });
     s.on("audio_ack", (a: { clientId?: unknown; until?: unknown }) => {
-      if (a?.clientId === this.clientId && typeof a.until === "number") this.replay?.acknowledge(Math.round(a.until * SAMPLE_RATE));
+      if (a?.clientId === this.clientId && typeof a.until === "number") this.replay?.acknowledge(a.until);
     });
     s.on("disconnect", (reason) => {
       // A draining node disconnects us itself ("io server disconnect"), which socket.io-client
@@ -226,7 +219,7 @@ export class SttClient {
     });
     s.on("transcription", (t: TranscriptionPayload) => {
       // Our own final makes its audio durable, whichever node delivered it.
-      if (t.client_id === this.clientId) this.replay?.acknowledge(Math.round(t.end * SAMPLE_RATE));
+      if (t.client_id === this.clientId) this.replay?.acknowledge(t.end);
       this.fire("transcription", t);
     });
     s.on("transcription_interim", (i: TranscriptionInterimPayload) => this.fire("interim", i));
@@ -314,20 +307,12 @@ export class SttClient {
 
   /** Seconds of audio kept for a replay (not yet acknowledged), and seconds dropped because the buffer was full. */
   get unacknowledged(): { seconds: number; droppedSeconds: number } {
-    return { seconds: (this.replay?.samples ?? 0) / SAMPLE_RATE, droppedSeconds: (this.replay?.dropped ?? 0) / SAMPLE_RATE };
-  }
-
-  private replayAuth(): Record<string, unknown> {
-    if (!this.replay) return {};
-    // A few VAD frames of acknowledged audio go first (the trailing pad of the last final: silence), to warm the new node's VAD up; they are not transcribed again.
-    const p = this.replay.resumePoint(PREROLL_SAMPLES);
-    this.resumeAt = p.startAt;
-    return { audio_ack: true, ...(this.sentSamples > 0 ? { resume_from: p.resumeFrom / SAMPLE_RATE, preroll: p.preroll / SAMPLE_RATE } : {}) };
+    return this.replay?.unacknowledged ?? { seconds: 0, droppedSeconds: 0 };
   }
 
   private emitPcm(pcm: Int16Array): void {
     if (this.replay) {
-      this.replay.add(this.sentSamples, pcm);
+      this.replay.keep(this.sentSamples, pcm);
       this.sentSamples += pcm.length;
       // While disconnected the audio is only kept: the reconnect replays it in order.
       if (this.socket.connected) this.emitChunks(pcm);
