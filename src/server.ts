@@ -90,7 +90,10 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const opened = await openEngine(config, options.engine);
     ownsEngine = opened.owned;
     const engine = (parts.engine = opened.engine);
-    const watch = (parts.watch = new EngineWatch(engine, { onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize) }));
+    const watch = (parts.watch = new EngineWatch(engine, {
+      onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize),
+      onInterim: (totalMs) => metrics.observeInterim(totalMs),
+    }));
     const delivery = (parts.delivery = new Delivery(io, log, options.onTranscription));
     const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, socketId) => parts.sessions?.get(id)?.ownerSocketId === socketId));
     await capacity.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));

@@ -124,6 +124,10 @@ async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSec
       { language, prompt, wordTimestamps },
     );
   } catch (err) {
+    // The only argument a file request passes on is its prompt; the engine refuses it without tokenizer.json.
+    if ((err as { code?: string }).code === "invalid_argument") {
+      return fail(400, "invalid_value", "this server's model cannot take a prompt (its tokenizer.json is missing)", "prompt");
+    }
     // The engine's message stays in the log: it may name paths and internals.
     ctx.log.error("file transcription failed", { error: String(err) });
     return fail(500, "engine_error", "transcription failed; the server log has the details", null);
