@@ -16,6 +16,7 @@ import { capacityFromConfig, type Capacity } from "./capacity/capacity.ts";
 import { isLoopbackHost } from "./auth/access.ts";
 import { PeerAddresses } from "./transport/peers.ts";
 import { SeqMemory } from "./session/seq-memory.ts";
+import { FileJobs } from "./http/file-jobs.ts";
 import { startIdleReaper } from "./session/idle-reaper.ts";
 import { openEngine } from "./app/engine.ts";
 import { corsOriginFor, serveHttp } from "./app/http.ts";
@@ -78,6 +79,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   // Enough to cover every live clientId several times over; older ones restart at 0.
   const seqs = new SeqMemory(Math.max(1024, 4 * config.limits.max_sessions));
   const metrics = createMetrics(io, counters, parts, !!config.redis_url);
+  const fileJobs = new FileJobs();
   let http: ReturnType<typeof Bun.serve> | null = null;
   let ownsEngine = false;
   let ready = false;
@@ -116,6 +118,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       auth,
       metrics,
       health,
+      fileJobs,
       ready: () => (ready ? capacity.ready() : { ready: false, reason: stopping ? "shutting down" : "starting", snapshot: capacity.snapshot() }),
     };
     http = serveHttp(config, transport, context, log);
@@ -134,7 +137,11 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       await sessions?.flushAll();
       await sessions?.drain();
     };
-    await Promise.race([finish(), Bun.sleep(config.shutdown_grace_seconds * 1000)]);
+    const graceMs = config.shutdown_grace_seconds * 1000;
+    // Streams and file jobs finish side by side within the grace period; file
+    // jobs still running then are answered (503 shutting_down), not cut.
+    await Promise.race([Promise.all([finish(), fileJobs.drain(graceMs)]), Bun.sleep(graceMs)]);
+    await fileJobs.abortAll(2000);
     sessions?.stop();
     stopReaper?.();
     io.disconnectSockets(true);
