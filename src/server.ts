@@ -141,11 +141,13 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     // Streams and file jobs finish side by side within the grace period; file
     // jobs still running then are answered (503 shutting_down), not cut.
     await Promise.race([Promise.all([finish(), fileJobs.drain(graceMs)]), Bun.sleep(graceMs)]);
-    await fileJobs.abortAll(2000);
+    await fileJobs.abortAll(1000);
     sessions?.stop();
     stopReaper?.();
     io.disconnectSockets(true);
     await new Promise<void>((r) => io.close(() => r()));
+    // Answers being written (the file jobs' 503s) get a moment before connections are cut.
+    if (http) await Promise.race([http.stop(false), Bun.sleep(1000)]);
     http?.stop(true);
     await parts.cluster?.close();
     if (ownsEngine) await parts.engine?.close();
