@@ -18,7 +18,7 @@ import { PeerAddresses } from "./transport/peers.ts";
 import { SeqMemory } from "./session/seq-memory.ts";
 import { FileJobs } from "./http/file-jobs.ts";
 import { startIdleReaper } from "./session/idle-reaper.ts";
-import { openEngine } from "./app/engine.ts";
+import { languageProblem, openEngine } from "./app/engine.ts";
 import { corsOriginFor, serveHttp } from "./app/http.ts";
 import { createMetrics, statsOf, type ServerStats } from "./app/observe.ts";
 import { noParts } from "./app/parts.ts";
@@ -92,6 +92,13 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const opened = await openEngine(config, options.engine);
     ownsEngine = opened.owned;
     const engine = (parts.engine = opened.engine);
+    const problem = languageProblem(config.language, engine.info);
+    if (problem) {
+      if (ownsEngine) await engine.close();
+      if (!options.vad) await vad.close();
+      parts.engine = parts.vad = null;
+      throw new Error(`config: ${problem}`);
+    }
     const watch = (parts.watch = new EngineWatch(engine, {
       onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize),
       onInterim: (totalMs) => metrics.observeInterim(totalMs),
@@ -145,7 +152,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     sessions?.stop();
     stopReaper?.();
     io.disconnectSockets(true);
-    await new Promise<void>((r) => io.close(() => r()));
+    // The transport is attached at the end of start(); a start that failed before it has none to close.
+    if (http) await new Promise<void>((r) => io.close(() => r()));
     // Answers being written (the file jobs' 503s) get a moment before connections are cut.
     if (http) await Promise.race([http.stop(false), Bun.sleep(1000)]);
     http?.stop(true);

@@ -142,7 +142,8 @@ describe("SIGTERM with file jobs in flight", () => {
       }
       await Bun.sleep(100);
     }
-    const post = (file: Uint8Array) =>
+    type Answer = { status: number; body: { text?: string; error?: { code: string } } };
+    const post = (file: Uint8Array): Promise<Answer> =>
       fetch(`${url}/v1/audio/transcriptions`, { method: "POST", body: form(file, "clip.wav") }).then(
         async (r) => ({ status: r.status, body: (await r.json()) as { text?: string; error?: { code: string } } }),
         (e: Error) => ({ status: 0, body: { error: { code: `connection: ${e.message}` } } }),
