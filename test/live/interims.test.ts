@@ -7,6 +7,7 @@ import type { Socket } from "socket.io-client";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, wordErrorRate } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 setDefaultTimeout(180_000);
 
@@ -43,7 +44,7 @@ describe("interim results, word timings, VAD events (jfk.flac in real time)", ()
     await streamPcm(sender, jfk, { clientId: "live-jfk", chunkMs: 100, realtime: true });
     const finals = () => atSender.filter((e) => e.event === "transcription").map((e) => e.payload as TranscriptionPayload);
     await waitFor(() => finals().length > 0 && finals().at(-1)!.end > 10.5, 30000, "the last JFK final");
-    await Bun.sleep(1000); // a duplicate would have arrived by now
+    await quiesce(h.url, [sender, watcher, plain]);
 
     const interims = atSender.filter((e) => e.event === "transcription_interim").map((e) => e.payload as TranscriptionInterimPayload);
     expect(interims.length).toBeGreaterThanOrEqual(2);

@@ -4,6 +4,7 @@ import { SHARED_AUDIO, concat, decodeToPcm16, silence, speak } from "../support/
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import { RecordingEngine } from "../support/test-engine.ts";
 import type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 let h: Harness;
 let engine: RecordingEngine;
@@ -60,7 +61,7 @@ describe("protocol", () => {
     const got = [sender, m1, m2].map((s) => collect<TranscriptionPayload>(s, "transcription"));
     await streamPcm(sender, concat(jfk, silence(1.5)), { clientId: id });
     await waitFor(() => got.every((g) => g.length > 0) && engine.requests.length > 0, 30000, "transcripts");
-    await Bun.sleep(1500); // anything duplicated would arrive by now
+    await quiesce(h.url, [sender, m1, m2]);
     const n = got[0]!.length;
     for (const g of got) {
       expect(g.length).toBe(n);
