@@ -119,7 +119,7 @@ describe("TypeScript client", () => {
     const before = seenByMonitor.length;
     sender.sendAudio(concat(jfk.subarray(0, 16000 * 3), silence(1.5)));
     await waitFor(() => got.length > before + 0 && got.at(-1)!.start < 1, 20_000, "second stream's transcript");
-    await Bun.sleep(300);
+    await quiesce(h.url, [sender.socket, monitor.socket]);
     expect(seenByMonitor.length).toBe(before);
   }, 60_000);
 

@@ -68,7 +68,7 @@ describe("end to end with the CPU default compute type (int8)", () => {
       const pcm = concat(await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`), silence(1.5));
       await streamPcm(sender, pcm, { clientId: "jfk-int8", chunkMs: 100 });
       await waitFor(() => atMonitor.length > 0 && atMonitor.at(-1)!.text.includes("country"), 30000, "JFK transcript");
-      await Bun.sleep(1000);
+      await quiesce(h.url, [sender, monitor]);
       const text = (xs: TranscriptionPayload[]) => xs.map((p) => p.text).join(" ");
       expect(atSender).toEqual(atMonitor);
       expect(wordErrorRate(JFK_TEXT, text(atSender))).toBeLessThanOrEqual(2 / 22);

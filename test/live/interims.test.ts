@@ -98,7 +98,7 @@ describe("interim results, word timings, VAD events (jfk.flac in real time)", ()
     const events = record(sender);
     await streamPcm(sender, jfk, { clientId: "plain-jfk", chunkMs: 100, realtime: true });
     await waitFor(() => events.some((e) => e.event === "transcription" && (e.payload as TranscriptionPayload).end > 10.5), 30000, "JFK finals");
-    await Bun.sleep(500);
+    await quiesce(h.url, [sender]);
     expect(new Set(events.map((e) => e.event))).toEqual(new Set(["connection_status", "transcription"]));
     for (const e of events.filter((x) => x.event === "transcription")) {
       expect(Object.keys(e.payload as object).sort()).toEqual(

@@ -32,9 +32,7 @@ export async function quiesce(urls: string | string[], sockets: Socket[], timeou
     timeoutMs,
     `the server to have nothing in flight (${last})`,
   );
-  for (const s of sockets) {
-    expect(await s.timeout(10_000).emitWithAck("finalize", { clientId: "__quiesce__" })).toEqual({ ok: true, clientId: "__quiesce__", finalized: false });
-  }
+  await roundTrip(sockets);
 }
 
 async function idle(url: string): Promise<{ quiet: boolean; why: string }> {
@@ -45,4 +43,15 @@ async function idle(url: string): Promise<{ quiet: boolean; why: string }> {
   const queued = metric(text, "stt_engine_queue_depth") ?? 0;
   const busy = metric(text, "stt_engine_workers", { state: "busy" }) ?? 0;
   return { quiet: answered + failed >= cut && queued === 0 && busy === 0, why: `cut ${cut}, answered ${answered}, failed ${failed}, queued ${queued}, busy ${busy}` };
+}
+
+/**
+ * The socket half of quiesce(): one acked event per socket, after the server
+ * has handled everything each socket sent before it (its audio included), so
+ * any answer to those (an `error`) has arrived once the ack has.
+ */
+export async function roundTrip(sockets: Socket[]): Promise<void> {
+  for (const s of sockets) {
+    expect(await s.timeout(10_000).emitWithAck("finalize", { clientId: "__quiesce__" })).toEqual({ ok: true, clientId: "__quiesce__", finalized: false });
+  }
 }
