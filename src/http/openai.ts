@@ -5,12 +5,14 @@ import { transcribeSamples } from "../offline/transcribe.ts";
 import { requireToken, type HttpContext } from "./context.ts";
 import { JobSlots } from "./body.ts";
 import { modelLanguages } from "./languages.ts";
+import { transcriptionEvents } from "./transcription-sse.ts";
 
 /**
  * POST /v1/audio/transcriptions, compatible with OpenAI's transcription API
  * (and so with its SDKs): multipart `file`, `model` (any name is accepted; the
  * server's loaded model answers), `language`, `prompt`, `response_format`
- * (json | text | srt | verbose_json | vtt), `temperature`. The file is decoded
+ * (json | text | srt | verbose_json | vtt), `temperature`, `stream` (true:
+ * server-sent events, src/http/transcription-sse.ts). The file is decoded
  * (WAV in TS, other formats with ffmpeg), cut into utterances by the same
  * Silero VAD and segmenter as live streams, and each utterance is transcribed
  * by the shared engine.
@@ -54,6 +56,8 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   // The body is read, decoded and resampled in a worker (src/offline/upload.ts); the job stops when its client goes away or shutdown gives up on it.
   const job = ctx.fileJobs?.begin(req.signal) ?? { signal: req.signal, stoppedByShutdown: false, end() {} };
   let upload: Upload | null = null;
+  // A streamed answer keeps the slot (and counts as a running job) until its last event.
+  let streaming: Promise<void> | null = null;
   try {
     const limits = ctx.config.limits;
     const got = await Upload.receive(req, boundary, { maxBytes, maxSeconds: limits.max_file_seconds, timeoutMs: limits.file_decode_timeout_seconds * 1000 }, job.signal);
@@ -61,7 +65,7 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
     if ("refusal" in got) return refused(got.refusal);
     const form = new FormData();
     for (const [k, v] of got.fields) form.append(k, v);
-    return await transcribeForm(form, got.file, upload, ctx, done, job.signal);
+    return await transcribeForm(form, got.file, upload, ctx, done, job.signal, (finished) => (streaming = finished));
   } catch (err) {
     if (!(err instanceof AbortedUpload)) throw err;
     return job.stoppedByShutdown
@@ -69,8 +73,12 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
       : fail(499, "client_closed_request", "the request was closed before its transcription finished", null);
   } finally {
     await upload?.close();
-    job.end();
-    release();
+    const over = () => {
+      job.end();
+      release();
+    };
+    if (streaming) (streaming as Promise<void>).finally(over);
+    else over();
   }
 }
 
@@ -81,6 +89,7 @@ async function transcribeForm(
   ctx: HttpContext,
   done: { audioSeconds: number },
   signal: AbortSignal,
+  streamed: (finished: Promise<void>) => void,
 ): Promise<Response> {
   if (file === null && form.has("file")) return fail(400, "invalid_file", "`file` must be a file upload, not a text field", "file");
   if (file === null) return fail(400, "missing_file", "the `file` field is required (the audio to transcribe)", "file");
@@ -102,7 +111,10 @@ async function transcribeForm(
   }
   const prompt = text(form, "prompt");
   if (prompt !== undefined && prompt.length > 2000) return fail(400, "invalid_value", "prompt is limited to 2000 characters", "prompt");
-  if (text(form, "stream") === "true") return fail(400, "unsupported", "stream=true is not supported; stream audio over Socket.IO instead", "stream");
+  const stream = text(form, "stream") === "true";
+  if (stream && format !== "json" && format !== "text") {
+    return fail(400, "invalid_value", "stream=true answers with transcript.text.* events: response_format must be json or text", "response_format");
+  }
 
   // OpenAI: timestamp_granularities[] = word and/or segment, with verbose_json only.
   const granularities = [...form.getAll("timestamp_granularities[]"), ...form.getAll("timestamp_granularities")].map(String);
@@ -120,6 +132,13 @@ async function transcribeForm(
   const audio = decoded.samples;
   if (audio.length === 0) return fail(400, "invalid_audio", `${name}: no audio samples in the file`, "file");
 
+  const deps = { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters };
+  if (stream) {
+    done.audioSeconds = audio.length / 16000;
+    const sse = transcriptionEvents((onSegment, cancelled) => transcribeSamples(audio, deps, { language, prompt, onSegment, signal: AbortSignal.any([cancelled, signal]) }), ctx.log);
+    streamed(sse.finished);
+    return sse.response;
+  }
   let result;
   try {
     const aborted = new Promise<never>((_, reject) => {
@@ -127,7 +146,7 @@ async function transcribeForm(
       signal.addEventListener("abort", () => reject(new AbortedUpload("aborted")), { once: true });
     });
     aborted.catch(() => {}); // may reject after the job is over
-    const running = transcribeSamples(audio, { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters }, { language, prompt, wordTimestamps, signal });
+    const running = transcribeSamples(audio, deps, { language, prompt, wordTimestamps, signal });
     running.catch(() => {}); // an aborted job stops at its next step; its answer is already given
     result = await Promise.race([running, aborted]);
   } catch (err) {
