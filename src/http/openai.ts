@@ -72,7 +72,7 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
       ? fail(503, "shutting_down", "the server is shutting down; retry on another node", null, { "Retry-After": "5" })
       : fail(499, "client_closed_request", "the request was closed before its transcription finished", null);
   } finally {
-    await upload?.close();
+    void upload?.close(); // the temporary file goes in the background: the answer need not wait for it
     const over = () => {
       job.end();
       release();

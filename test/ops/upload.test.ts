@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, wordErrorRate } from "../support/audio.ts";
-import { startServer, waitFor, type Harness } from "../support/harness.ts";
+import { startServer, waitForAsync, type Harness } from "../support/harness.ts";
 import { freePort, metric, scrape } from "./support.ts";
 
 setDefaultTimeout(180_000);
@@ -105,19 +105,12 @@ describe("uploads off the event loop", () => {
     );
     // Abort once the job's first utterance is through the engine: the job is mid-transcription.
     const first = metric(await scrape(h.url), "stt_utterance_latency_seconds_count") ?? 0;
-    let now = first;
-    await waitFor(() => {
-      void scrape(h.url).then((t) => (now = metric(t, "stt_utterance_latency_seconds_count") ?? 0));
-      return now > first;
-    }, 120_000, "the job's first utterance");
+    await waitForAsync(async () => (metric(await scrape(h.url), "stt_utterance_latency_seconds_count") ?? 0) > first, 120_000, "the job's first utterance");
     ac.abort();
     expect(await req).toBe("AbortError");
-    let aborted = before;
-    await waitFor(() => {
-      void scrape(h.url).then((t) => (aborted = metric(t, "stt_file_requests_total", { status: "499" }) ?? 0));
-      return aborted > before;
-    }, 30_000, "the aborted job to end");
-    expect(aborted).toBe(before + 1);
+    const aborted = async () => metric(await scrape(h.url), "stt_file_requests_total", { status: "499" }) ?? 0;
+    await waitForAsync(async () => (await aborted()) > before, 30_000, "the aborted job to end");
+    expect(await aborted()).toBe(before + 1);
     expect(metric(await scrape(h.url), "stt_file_requests_total", { status: "200" }) ?? 0).toBe(0);
   });
 });
@@ -128,7 +121,7 @@ describe("SIGTERM with file jobs in flight", () => {
 
   test("a short job finishes within the grace period; a long one is answered 503 shutting_down; exit 0", async () => {
     const port = freePort();
-    const grace = 8;
+    const grace = 20; // the short job shares the engine with the long one on a loaded machine
     const configPath = join(dir, "stt.json");
     writeFileSync(configPath, JSON.stringify({ host: "127.0.0.1", port, model_path: join(ROOT, "models/tiny.en"), shutdown_grace_seconds: grace }));
     const proc = Bun.spawn(["bun", "run", "src/cli.ts", "--config", configPath], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
@@ -151,11 +144,7 @@ describe("SIGTERM with file jobs in flight", () => {
     const long = post(jfkTimes(110)); // 20 minutes: cannot finish within the grace period
     const short = post(jfkTimes(1));
     // SIGTERM once both jobs have had utterances through the engine.
-    let done = 0;
-    await waitFor(() => {
-      void scrape(url).then((txt) => (done = metric(txt, "stt_utterance_latency_seconds_count") ?? 0), () => {});
-      return done >= 2;
-    }, 120_000, "both jobs under way");
+    await waitForAsync(async () => (metric(await scrape(url), "stt_utterance_latency_seconds_count") ?? 0) >= 2, 120_000, "both jobs under way", 200);
     proc.kill("SIGTERM");
     const [a, b] = await Promise.all([long, short]);
     const code = await proc.exited;

@@ -1,7 +1,7 @@
 import { expect } from "bun:test";
 import type { Socket } from "socket.io-client";
 import { metric, scrape } from "../ops/support.ts";
-import { waitFor } from "./harness.ts";
+import { waitForAsync } from "./harness.ts";
 
 /**
  * Replaces "sleep, then check nothing else arrived": a round trip through the
@@ -18,20 +18,19 @@ export async function quiesce(urls: string | string[], sockets: Socket[], timeou
   const nodes = Array.isArray(urls) ? urls : [urls];
   let quietInARow = 0;
   let last = "";
-  await waitFor(
-    () => {
-      void Promise.all(nodes.map(idle)).then(
-        (all) => {
-          last = all.map((a) => a.why).join("; ");
-          quietInARow = all.every((a) => a.quiet) ? quietInARow + 1 : 0;
-        },
-        () => (quietInARow = 0),
-      );
+  await waitForAsync(
+    async () => {
+      const all = await Promise.all(nodes.map(idle)).catch(() => null);
+      last = all?.map((a) => a.why).join("; ") ?? "scrape failed";
+      quietInARow = all?.every((a) => a.quiet) ? quietInARow + 1 : 0;
       return quietInARow >= 2;
     },
     timeoutMs,
-    `the server to have nothing in flight (${last})`,
-  );
+    "the server to have nothing in flight",
+    100,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message} (${last})`);
+  });
   await roundTrip(sockets);
 }
 
