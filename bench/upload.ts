@@ -10,7 +10,7 @@
  * growing size (decoded, resampled, scanned by the VAD; nothing to transcribe),
  * and one 8 kHz 8-bit "call recording" (resampled to 16 kHz).
  *
- *   bun run bench:upload [--sizes 4,16,32] [--seed 7]
+ *   bun run bench:upload [--sizes 4,16,32] [--call 8] [--seed 7]
  * Writes bench/results/upload.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,6 +21,7 @@ import { arg } from "./lib/args.ts";
 const MiB = 1024 * 1024;
 const SIZES = arg("sizes", "4,16,32").split(",").map(Number);
 const SEED = Number(arg("seed", "7"));
+const CALL_MIB = Number(arg("call", "8"));
 
 function wav(bytes: number, rate: number, bits: 8 | 16, fill: (i: number) => number): Uint8Array {
   const out = new Uint8Array(44 + bytes);
@@ -128,8 +129,8 @@ try {
     const bytes = size * MiB;
     rows.push(await run(`noise-${size}MiB-16kHz`, wav(bytes, 16000, 16, () => Math.round((random() - 0.5) * 40)), bytes / 2 / 16000));
   }
-  const call = 16 * MiB; // 35 minutes at 8 kHz 8-bit
-  rows.push(await run("call-16MiB-8kHz-8bit", wav(call, 8000, 8, () => Math.round((random() - 0.5) * 4)), call / 8000));
+  const call = CALL_MIB * MiB; // 8 kHz 8-bit: 2.2 minutes per MiB
+  rows.push(await run(`call-${CALL_MIB}MiB-8kHz-8bit`, wav(call, 8000, 8, () => Math.round((random() - 0.5) * 4)), call / 8000));
 } finally {
   await server.stop();
 }
