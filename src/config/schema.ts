@@ -121,6 +121,11 @@ export const ConfigSchema = Type.Object(
         silence_duration: Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()], { default: null, description: "Per-stream trailing silence (s) that ends an utterance; null = silence_duration." }),
         vad_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()], { default: null, description: "Per-stream speech probability that opens an utterance; null = vad_threshold." }),
         speech_pad: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { default: null, description: "Per-stream padding (s) kept around speech; null = speech_pad." }),
+        // Vocabulary per stream (names, products, jargon); unset = initial_prompt.
+        keyterms: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50, description: "Terms Whisper should expect, fed as previous-context text with every utterance of the stream." }),
+        ),
+        prompt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: "Previous-context text for the stream's utterances (as Whisper's prompt); replaces initial_prompt." })),
         // End of turn per stream; unset = the `turn` section below.
         turn_detection: Type.Optional(Type.Union([Type.Literal("silence"), Type.Literal("model")], { description: "Per-stream turn.detection." })),
         eot_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "Per-stream turn.eot_threshold." })),

@@ -269,7 +269,7 @@ export class SessionManager {
     this.hooks.onSpeechStopped && void this.chain(session, async () => this.hooks.onSpeechStopped?.(session, u));
     const result = transcribeGuarded(
       this.engine,
-      { audio: u.audio, language: options.language ?? this.config.language, streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
+      { audio: u.audio, language: options.language ?? this.config.language, prompt: streamPrompt(options), streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
       this.config.guards,
       this.guardCounters,
     );
@@ -307,7 +307,8 @@ export class SessionManager {
     }
     const open = session.openUtterance()!;
     this.interims.requested++;
-    const request = { audio: open.audio, language: state.options.language ?? this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
+    // The same prompt as the final's, so the committed prefix and the keyterms are both kept.
+    const request = { audio: open.audio, language: state.options.language ?? this.config.language, prompt: streamPrompt(state.options), streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
     this.engine.transcribe(request).then(
       (r) => {
         if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;
@@ -342,4 +343,15 @@ export class SessionManager {
     this.inflight.add(done);
     return done;
   }
+}
+
+/**
+ * The stream's prompt: its own text, then its keyterms (last, so Whisper's
+ * prompt budget, which keeps the end, keeps them). undefined: the config's
+ * initial_prompt. It only ever conditions utterances the VAD called speech.
+ */
+export function streamPrompt(o: Pick<StreamOptions, "prompt" | "keyterms">): string | null | undefined {
+  const terms = o.keyterms && o.keyterms.length > 0 ? o.keyterms.join(", ") + "." : "";
+  if (o.prompt == null && !terms) return undefined;
+  return [o.prompt ?? "", terms].filter((x) => x.trim()).join(" ") || null;
 }

@@ -21,6 +21,11 @@ export interface StreamCoreDeps {
   turnModel?: { readonly available: boolean };
 }
 
+/** Limits of a stream's vocabulary (the schema says the same for the Socket.IO door). */
+export const MAX_KEYTERMS = 50;
+export const MAX_KEYTERM_LENGTH = 64;
+export const MAX_PROMPT_LENGTH = 1000;
+
 /** The core as the Socket.IO door also sees it: ownership questions and ending streams by clientId. */
 export interface StreamHub extends StreamCore {
   readonly owners: ClientIdOwners;
@@ -51,6 +56,10 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       return `language "${o.language}": the model (${config.model_path}) is English-only; use "en" or a multilingual model`;
     }
     if (o.language != null && !/^[a-z]{2,3}(-[A-Za-z]{2,4})?$/.test(o.language)) return `language "${o.language}" is not an ISO 639-1 code such as "en" or "de"`;
+    if (o.keyterms && o.keyterms.length > MAX_KEYTERMS) return `keyterms: at most ${MAX_KEYTERMS} terms (got ${o.keyterms.length})`;
+    const long = o.keyterms?.find((t) => t.length === 0 || t.length > MAX_KEYTERM_LENGTH);
+    if (long !== undefined) return `keyterms: each term must be 1-${MAX_KEYTERM_LENGTH} characters ("${long.slice(0, 80)}" is not)`;
+    if (o.prompt != null && o.prompt.length > MAX_PROMPT_LENGTH) return `prompt: at most ${MAX_PROMPT_LENGTH} characters (got ${o.prompt.length})`;
     const turn = sessions.turnOf(o);
     if (turn.detection === "model" && !d.turnModel?.available) {
       return `turn_detection "model" needs the Smart Turn model at ${config.turn.model_path} (bash scripts/fetch-smart-turn.sh installs it)`;

@@ -21,6 +21,9 @@ export const StreamOptionFields = {
   language: Type.Optional(Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()])),
   silence_duration: Type.Optional(Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()])),
   vad_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()])),
+  /** New, additive: vocabulary and context for the stream's next utterances (limits in the README). */
+  keyterms: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
+  prompt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
   /** New, additive: end of turn by the Smart Turn model (see the README's "Turn detection"). */
   turn_detection: Type.Optional(Type.Union([Type.Literal("silence"), Type.Literal("model")])),
   eot_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),

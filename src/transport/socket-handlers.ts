@@ -173,7 +173,8 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         door: "socketio",
         grant,
         token: socket.data.token,
-        scoped: !grant.all,
+        // Only a per-device token identifies the sender (a fleet token is shared by siblings).
+        scoped: grant.device === clientId,
         resumeKey,
         options: { ...socketOptions, ...clientOptions.get(clientId) },
       });

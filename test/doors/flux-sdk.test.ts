@@ -158,6 +158,7 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
       ["eot_timeout_ms=100", "eot_timeout_ms"],
       ["encoding=opus", "opus"],
       ["encoding=linear32", "linear32"],
+      [`keyterm=${"x".repeat(65)}`, "keyterms"],
     ] as const) {
       const r = await upgradeRequest(h.url, `/v2/listen?model=flux-general-en&${query}`, auth);
       expect(r.status).toBe(400);

@@ -83,7 +83,7 @@ const defaults = { model: "tiny.en", language: null, vad_threshold: 0.5, speech_
 describe("session config", () => {
   test("GA session.update: only present fields change, mapped onto the stream's options", () => {
     const c0 = initialConfig(defaults);
-    expect(streamOptionsOf(c0)).toEqual({ interim_results: true, vad_events: true, language: null, vad_threshold: 0.5, speech_pad: 0.2, silence_duration: 0.8, segmentation: "vad", turn_detection: "silence", eot_threshold: 0.7, eot_timeout: 4, eager_eot_threshold: null });
+    expect(streamOptionsOf(c0)).toEqual({ interim_results: true, vad_events: true, language: null, prompt: null, vad_threshold: 0.5, speech_pad: 0.2, silence_duration: 0.8, segmentation: "vad", turn_detection: "silence", eot_threshold: 0.7, eot_timeout: 4, eager_eot_threshold: null });
     const r = applyGa(c0, {
       type: "transcription",
       audio: { input: { transcription: { model: "gpt-4o-transcribe", language: "en" }, turn_detection: { type: "server_vad", silence_duration_ms: 500, prefix_padding_ms: 300 } } },

@@ -94,6 +94,7 @@ export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL
     maxFrameBytes: ctx.config.limits.max_payload_bytes,
     events: ctx.events,
     log: ctx.log,
+    checkOptions: (o) => ctx.core.checkOptions(o),
   });
   const opened = await ctx.core.open({
     clientId,
@@ -101,7 +102,7 @@ export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL
     door: "deepgram",
     grant,
     token,
-    scoped: !grant.all,
+    scoped: grant.device === clientId,
     options,
     listener: connection.listener,
   });

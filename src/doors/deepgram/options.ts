@@ -35,7 +35,15 @@ export function streamOptionsFor(p: DeepgramParams): Partial<StreamOptions> {
     segmentation: "vad",
   };
   if (p.language !== null) o.language = p.language;
+  const terms = keytermsOf(p.keyterms, p.keywords);
+  if (terms.length > 0) o.keyterms = terms;
   const silence = silenceFor(p.endpointing);
   if (silence !== null) o.silence_duration = silence;
   return o;
+}
+
+/** `keyterm` as given; legacy `keywords` without their `:intensifier` (Whisper has no boost, only context). */
+export function keytermsOf(keyterm: readonly string[], keywords: readonly string[] = []): string[] {
+  const out = [...keyterm, ...keywords.map((k) => k.replace(/:-?[0-9.]+$/, ""))].map((t) => t.trim()).filter(Boolean);
+  return [...new Set(out)];
 }

@@ -1,11 +1,12 @@
 import type { DoorSocket } from "../websocket.ts";
-import type { DoorEvents, FinalEvent, LiveStream, SpeechStoppedEvent, StreamListener } from "../../stream/types.ts";
+import type { DoorEvents, StreamOptions, FinalEvent, LiveStream, SpeechStoppedEvent, StreamListener } from "../../stream/types.ts";
 import type { Logger } from "../../log.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload } from "../../transport/schemas.ts";
 import { AudioDecoder } from "./audio.ts";
 import { configureFailure, configureSuccess, errorMessage, metadataMessage, type DgMessage, type DgMeta, type ErrorVariant } from "./messages.ts";
 import type { DeepgramParams } from "./query.ts";
 import { ResultMapper } from "./results.ts";
+import { keytermsOf } from "./options.ts";
 
 /**
  * One Deepgram connection: client frames → calls on its live stream, the
@@ -32,6 +33,8 @@ export interface ConnectionDeps {
   maxFrameBytes: number;
   events: DoorEvents;
   log: Logger;
+  /** The core's option check (keyterm limits for Configure). */
+  checkOptions?: (o: Partial<StreamOptions>) => string | null;
   idleTimeoutMs?: number;
 }
 
@@ -160,7 +163,7 @@ export class DeepgramConnection {
 
   /**
    * Mid-stream Configure (the current SDKs' ListenV1Configure): `keyterms`
-   * replaces the stream's keyterms (kept, not yet used for decoding, as the
+   * replaces the stream's keyterms from its next utterance on (as the
    * `keyterm` query key); `features` are accepted and ignored.
    */
   private configure(msg: { keyterms?: unknown; features?: unknown }, text: string): void {
@@ -173,7 +176,15 @@ export class DeepgramConnection {
         this.d.events.error("deepgram", "CONFIGURE_KEYTERM_LIMIT_EXCEEDED");
         return this.send([configureFailure(this.requestId, "CONFIGURE_KEYTERM_LIMIT_EXCEEDED", `keyterms are limited to ${MAX_KEYTERM_WORDS} words`)]);
       }
+      const terms = keytermsOf(k as string[]);
+      const bad = this.d.checkOptions?.({ keyterms: terms });
+      if (bad) {
+        this.d.events.error("deepgram", "CONFIGURE_KEYTERM_LIMIT_EXCEEDED");
+        return this.send([configureFailure(this.requestId, "CONFIGURE_KEYTERM_LIMIT_EXCEEDED", bad)]);
+      }
       this.keyterms = k as string[];
+      // From the stream's next utterance on.
+      this.stream?.setOptions({ keyterms: terms });
       return this.send([configureSuccess(this.requestId, this.keyterms)]);
     }
     this.send([configureSuccess(this.requestId)]);

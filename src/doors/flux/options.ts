@@ -19,6 +19,7 @@ export function fluxStreamOptions(p: FluxParams): Partial<StreamOptions> {
     eager_eot_threshold: p.eagerEotThreshold,
     eot_timeout: p.eotTimeoutMs / 1000,
   };
+  if (p.keyterms.length > 0) o.keyterms = [...p.keyterms];
   // One hint pins the language; several leave detection to the model (among them, as Flux's multi model does).
   if (p.languageHints.length === 1) o.language = p.languageHints[0]!.split("-")[0]!.toLowerCase();
   return o;

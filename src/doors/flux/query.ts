@@ -20,8 +20,6 @@ export const DEFAULT_EOT_TIMEOUT_MS = 5000;
 export const DEFAULT_EOT_THRESHOLD = 0.7;
 /** Flux encodings this server does not decode: named so the refusal can say so. */
 const UNSUPPORTED_ENCODINGS = new Set(["linear32", "opus", "ogg-opus", "flac", "speex", "amr-nb", "amr-wb", "g729"]);
-const MAX_KEYTERMS = 100;
-const MAX_KEYTERM_CHARS = 256;
 
 export interface FluxParams {
   model: string | null;
@@ -60,9 +58,8 @@ export function parseFluxQuery(q: URLSearchParams): FluxParse {
   if (eager !== null && eager > eotThreshold) {
     return { ok: false, message: `eager_eot_threshold=${eager} is above eot_threshold=${eotThreshold}: the eager event must come before the end of turn` };
   }
-  const keyterms = q.getAll("keyterm");
-  const bad = keytermsError(keyterms);
-  if (bad) return { ok: false, message: `invalid query parameter keyterm: ${bad}` };
+  // Their limits are the stream core's (checkOptions), as for every door.
+  const keyterms = q.getAll("keyterm").map((t) => t.trim()).filter(Boolean);
   const model = last("model") ?? null;
   if (model !== null && model.length > 128) return { ok: false, message: "invalid query parameter model: at most 128 characters" };
   const clientId = last("client_id") ?? null;
@@ -87,13 +84,6 @@ export function parseFluxQuery(q: URLSearchParams): FluxParse {
       clientId,
     },
   };
-}
-
-/** Null when the list is usable, else why not (query `keyterm` and Configure `keyterms`). */
-export function keytermsError(k: readonly string[]): string | null {
-  if (k.length > MAX_KEYTERMS) return `at most ${MAX_KEYTERMS} keyterms (got ${k.length})`;
-  if (k.some((t) => t.length === 0 || t.length > MAX_KEYTERM_CHARS)) return `each keyterm is 1 to ${MAX_KEYTERM_CHARS} characters`;
-  return null;
 }
 
 /** A number in [min, max]; null when absent; a message when not. */

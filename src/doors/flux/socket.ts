@@ -5,7 +5,7 @@ import { AudioDecoder } from "../deepgram/audio.ts";
 import { IDLE_CLOSE, IDLE_TIMEOUT_MS } from "../deepgram/socket.ts";
 import { fluxError, type FluxMessage, type Sequenced } from "./messages.ts";
 import { thresholdsOf, thresholdUpdate } from "./options.ts";
-import { keytermsError, type FluxParams } from "./query.ts";
+import type { FluxParams } from "./query.ts";
 import { TurnTracker } from "./turns.ts";
 
 /**
@@ -44,7 +44,7 @@ export class FluxConnection {
   private idleTimer: ReturnType<typeof setInterval> | null = null;
   /** A ForceEndTurn is being served: the final it closes is a "manual" EndOfTurn. */
   private forcing = false;
-  /** Query `keyterm`, then Configure's; reported in ConfigureSuccess. */
+  /** Query `keyterm`, then Configure's (the stream's `keyterms` option); reported in ConfigureSuccess. */
   keyterms: string[];
   /** ForceEndTurn and CloseStream run one after another, in the order the client sent them. */
   private ops: Promise<void> = Promise.resolve();
@@ -154,14 +154,13 @@ export class FluxConnection {
     if (!update.ok) return failure(update.message);
     const k = msg.keyterms;
     if (k !== undefined && !(Array.isArray(k) && k.every((t) => typeof t === "string"))) return failure("Configure.keyterms must be an array of strings");
-    const keyterms = k as string[] | undefined;
-    const bad = keyterms ? keytermsError(keyterms) : null;
-    if (bad) return failure(`Configure.keyterms: ${bad}`);
-    const next = { ...stream.options, ...update.options };
-    const invalid = this.d.core.checkOptions(next);
+    const keyterms = (k as string[] | undefined)?.map((t) => t.trim()).filter(Boolean);
+    // Keyterms feed Whisper's prompt from the next utterance on (the core's `keyterms` option).
+    const change = keyterms ? { ...update.options, keyterms } : update.options;
+    const invalid = this.d.core.checkOptions({ ...stream.options, ...change });
     if (invalid) return failure(invalid);
-    const effective = stream.setOptions(update.options);
-    if (keyterms) this.keyterms = [...keyterms];
+    const effective = stream.setOptions(change);
+    if (keyterms) this.keyterms = keyterms;
     this.send([{ type: "ConfigureSuccess", request_id: this.d.requestId, thresholds: thresholdsOf(effective), keyterms: this.keyterms }]);
   }
 

@@ -1,3 +1,4 @@
+import { MAX_PROMPT_LENGTH } from "../../stream/core.ts";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { InputFormat } from "./audio.ts";
@@ -32,6 +33,7 @@ export interface RealtimeStreamOptions {
   interim_results: boolean;
   vad_events: boolean;
   language: string | null;
+  prompt: string | null;
   vad_threshold: number;
   speech_pad: number;
   silence_duration: number;
@@ -238,6 +240,7 @@ export function streamOptionsOf(c: SessionConfig): RealtimeStreamOptions {
     interim_results: true,
     vad_events: !manual,
     language: c.transcription.language,
+    prompt: c.transcription.prompt,
     vad_threshold: c.vad.threshold,
     speech_pad: c.vad.prefix_padding_ms / 1000,
     silence_duration: c.vad.silence_duration_ms / 1000,
@@ -253,6 +256,7 @@ export const OPTION_PARAMS: Record<keyof RealtimeStreamOptions, string> = {
   interim_results: "session",
   vad_events: "session.audio.input.turn_detection",
   language: "session.audio.input.transcription.language",
+  prompt: "session.audio.input.transcription.prompt",
   vad_threshold: "session.audio.input.turn_detection.threshold",
   speech_pad: "session.audio.input.turn_detection.prefix_padding_ms",
   silence_duration: "session.audio.input.turn_detection.silence_duration_ms",
@@ -315,8 +319,8 @@ function patchTranscription(c: SessionConfig, value: unknown, prefix: string): P
   if (t.language !== undefined && t.language !== null && !(typeof t.language === "string" && /^[a-z]{2,3}$/.test(t.language))) {
     return fail(`${prefix}.language`, `Invalid '${prefix}.language': an ISO 639-1 code such as "en", or null (got ${JSON.stringify(t.language)?.slice(0, 40)})`);
   }
-  if (t.prompt !== undefined && t.prompt !== null && !(typeof t.prompt === "string" && t.prompt.length <= 2000)) {
-    return fail(`${prefix}.prompt`, `Invalid '${prefix}.prompt': a string of at most 2000 characters, or null`);
+  if (t.prompt !== undefined && t.prompt !== null && !(typeof t.prompt === "string" && t.prompt.length <= MAX_PROMPT_LENGTH)) {
+    return fail(`${prefix}.prompt`, `Invalid '${prefix}.prompt': a string of at most ${MAX_PROMPT_LENGTH} characters, or null`);
   }
   if (t.model !== undefined) c.transcription.model = t.model;
   if (t.language !== undefined) c.transcription.language = t.language;
