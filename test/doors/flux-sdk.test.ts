@@ -55,7 +55,7 @@ const turnInfos = (ms: Sequenced[]) => ms.filter((m): m is FluxTurnInfo & { sequ
 const eventsOf = (ms: Sequenced[]) => turnInfos(ms).map((m) => m.event);
 
 describe("Flux /v2/listen with @deepgram/sdk", () => {
-  test("JFK in real time: Connected, StartOfTurn, Updates, one EndOfTurn with the whole sentence word for word; CloseStream → close 1000", async () => {
+  test("JFK in real time: Connected, StartOfTurn, Updates, one or two EndOfTurns holding the sentence word for word; CloseStream → close 1000", async () => {
     const s = await fluxStream();
     await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk, silence(2)));
     await waitFor(() => eventsOf(s.messages).includes("EndOfTurn"), 30_000, "EndOfTurn");
@@ -98,7 +98,7 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
     }
   });
 
-  test("eot_threshold 0.99 with eager_eot_threshold 0.5: EagerEndOfTurn, then TurnResumed when JFK goes on, then the EndOfTurn", async () => {
+  test("eot_threshold 0.99 with eager_eot_threshold 0.5: EagerEndOfTurn at the pause, TurnResumed before the EndOfTurn of the turn that went on", async () => {
     const s = await fluxStream({ eot_threshold: 0.99, eager_eot_threshold: 0.5, eot_timeout_ms: 2500 });
     // JFK's pause after "Americans," lengthened by 0.8 s, so the model's answer (about 0.93) comes back
     // inside the pause even on a loaded CPU.
