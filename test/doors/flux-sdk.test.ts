@@ -100,10 +100,10 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
 
   test("eot_threshold 0.99 with eager_eot_threshold 0.5: EagerEndOfTurn at the pause, TurnResumed before the EndOfTurn of the turn that went on", async () => {
     const s = await fluxStream({ eot_threshold: 0.99, eager_eot_threshold: 0.5, eot_timeout_ms: 2500 });
-    // JFK's pause after "Americans," lengthened by 0.8 s, so the model's answer (about 0.93) comes back
-    // inside the pause even on a loaded CPU.
-    const cut = Math.round(3.4 * 16000);
-    await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk.subarray(0, cut), silence(0.8), jfk.subarray(cut), silence(3.5)));
+    // JFK's pause after "Americans," (about 2.2-3.3 s) lengthened by 1 s, so the model's answer
+    // (about 0.93) comes back inside the pause even on a loaded CPU.
+    const cut = Math.round(2.8 * 16000);
+    await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk.subarray(0, cut), silence(1), jfk.subarray(cut), silence(3.5)));
     await waitFor(() => eventsOf(s.messages).includes("EndOfTurn"), 30_000, "EndOfTurn");
     s.socket.sendCloseStream({ type: "CloseStream" });
     expect((await s.closed).code).toBe(1000);
@@ -120,6 +120,8 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
     expect(next.turn_index).toBe(infos[eager]!.turn_index);
     // The turn went on past the pause: its EndOfTurn holds the words before and after it.
     const end = infos.find((m, i) => i > eager && m.event === "EndOfTurn")!;
+    // TurnResumed came when he went on, seconds of audio before the turn's end, not with its final.
+    expect(next.audio_window_end).toBeLessThan(end.audio_window_end - 2);
     expect(end.turn_index).toBe(infos[eager]!.turn_index);
     expect(normalizeText(end.transcript)).toContain("americans ask not");
     // Flux's rule: an EndOfTurn right after an EagerEndOfTurn has the same transcript; else a TurnResumed came between.
