@@ -99,11 +99,11 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
   });
 
   test("eot_threshold 0.99 with eager_eot_threshold 0.5: EagerEndOfTurn at the pause, TurnResumed before the EndOfTurn of the turn that went on", async () => {
-    const s = await fluxStream({ eot_threshold: 0.99, eager_eot_threshold: 0.5, eot_timeout_ms: 2500 });
-    // JFK's pause after "Americans," (about 2.2-3.3 s) lengthened by 1 s, so the model's answer
-    // (about 0.93) comes back inside the pause even on a loaded CPU.
+    const s = await fluxStream({ eot_threshold: 0.99, eager_eot_threshold: 0.5, eot_timeout_ms: 6000 });
+    // JFK's pause after "Americans," (about 2.2-3.3 s) lengthened by 3 s (still under eot_timeout),
+    // so the model's answer (about 0.93) comes back inside the pause even on a loaded CPU.
     const cut = Math.round(2.8 * 16000);
-    await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk.subarray(0, cut), silence(1), jfk.subarray(cut), silence(3.5)));
+    await sendRealtime((b) => s.socket.sendMedia(b), concat(jfk.subarray(0, cut), silence(3), jfk.subarray(cut), silence(7)));
     await waitFor(() => eventsOf(s.messages).includes("EndOfTurn"), 30_000, "EndOfTurn");
     s.socket.sendCloseStream({ type: "CloseStream" });
     expect((await s.closed).code).toBe(1000);

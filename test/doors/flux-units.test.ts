@@ -32,6 +32,19 @@ describe("TurnTracker", () => {
     expect(t.final(final("How are you?", { end_of_turn: { probability: 0.6, trigger: "timeout" } }), false).map((m) => [m.event, m.trigger])).toEqual([["EndOfTurn", "timeout"]]);
   });
 
+  test("an eager verdict before any words of the turn arrived goes out with the first Update that has text, unless speech resumed first", () => {
+    const t = new TurnTracker("r");
+    t.speechStarted(0);
+    expect(t.eager({ client_id: "c", seq: 0, text: "", probability: 0.9 })).toEqual([]);
+    expect(t.interim(interim("And so"))).toMatchObject([{ event: "Update" }, { event: "EagerEndOfTurn", transcript: "And so", end_of_turn_confidence: 0.9 }]);
+    expect(t.resumed()).toMatchObject([{ event: "TurnResumed" }]);
+    const u = new TurnTracker("r");
+    u.speechStarted(0);
+    u.eager({ client_id: "c", seq: 0, text: "", probability: 0.9 });
+    expect(u.resumed()).toEqual([]);
+    expect(u.interim(interim("And so")).map((m) => m.event)).toEqual(["Update"]);
+  });
+
   test("max_segment_duration parts are carried into one turn; ForceEndTurn's final is trigger manual", () => {
     const t = new TurnTracker("r");
     t.speechStarted(0);

@@ -32,6 +32,12 @@ interface OpenTurn {
   probability: number;
   /** The EagerEndOfTurn transcript not yet followed by TurnResumed. */
   eager: string | null;
+  /**
+   * The model leaned to "complete" before any text of the turn had reached
+   * the door (interims lag under load): P(complete) of an EagerEndOfTurn owed
+   * at the first Update with text, unless speech resumes first.
+   */
+  owedEager: number | null;
 }
 
 export class TurnTracker {
@@ -56,6 +62,12 @@ export class TurnTracker {
     t.words = fluxWords(e.text, e.words, e.start, e.end);
     t.end = Math.max(t.end, e.end);
     out.push(this.info("Update"));
+    if (t.owedEager !== null && t.eager === null && join(t.carried, t.text)) {
+      t.probability = t.owedEager;
+      t.owedEager = null;
+      t.eager = join(t.carried, t.text);
+      out.push(this.info("EagerEndOfTurn"));
+    }
     return out;
   }
 
@@ -64,8 +76,11 @@ export class TurnTracker {
     if (!t) return [];
     t.probability = e.probability;
     const transcript = join(t.carried, e.text.trim());
-    // Flux never sends an empty EagerEndOfTurn.
-    if (!transcript) return [];
+    // Flux never sends an empty EagerEndOfTurn: it waits for the turn's first words.
+    if (!transcript) {
+      t.owedEager = e.probability;
+      return [];
+    }
     if (e.text.trim() !== t.text) {
       t.text = e.text.trim();
       t.words = fluxWords(e.text, undefined, t.start, t.end);
@@ -76,6 +91,7 @@ export class TurnTracker {
 
   resumed(): FluxTurnInfo[] {
     const t = this.turn;
+    if (t) t.owedEager = null;
     if (!t || t.eager === null) return [];
     t.eager = null;
     return [this.info("TurnResumed")];
@@ -117,7 +133,7 @@ export class TurnTracker {
   }
 
   private open(start: number): FluxTurnInfo {
-    this.turn = { start, end: start, carried: "", carriedWords: [], text: "", words: [], probability: 0, eager: null };
+    this.turn = { start, end: start, carried: "", carriedWords: [], text: "", words: [], probability: 0, eager: null, owedEager: null };
     return this.info("StartOfTurn");
   }
 
