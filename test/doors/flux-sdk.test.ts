@@ -10,6 +10,7 @@ import { DeepgramClient } from "@deepgram/sdk";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence } from "../support/audio.ts";
 import { startServer, waitFor, type Harness } from "../support/harness.ts";
 import type { Sequenced, FluxTurnInfo } from "../../src/doors/flux/messages.ts";
+import { IDLE_CLOSE } from "../../src/doors/deepgram/socket.ts";
 import { DG_KEY, sendRealtime, upgradeRequest, wsUrl } from "./support.ts";
 
 setDefaultTimeout(180_000);
@@ -151,7 +152,7 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
     expect((await s.closed).code).toBe(1000);
   });
 
-  test("bad input: bad thresholds and encodings are 400 at the handshake; an unknown message is an Error and the stream goes on; a second stream is unharmed", async () => {
+  test("bad input: bad thresholds and encodings are 400 at the handshake; an unknown message is an Error and the stream goes on; a second stream is unharmed; a quiet one is closed after 10 s", async () => {
     const auth = { Authorization: `Token ${DG_KEY}` };
     for (const [query, needle] of [
       ["eot_threshold=0.2", "eot_threshold"],
@@ -171,6 +172,8 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
 
     const a = await fluxStream();
     const b = await fluxStream();
+    // c goes quiet: after 10 s without audio or a message it is closed as /v1/listen closes (1011, NET-0001).
+    const c = await fluxStream();
     a.socket.socket.send(JSON.stringify({ type: "KeepAlive" }));
     a.socket.socket.send("not json");
     await waitFor(() => a.messages.filter((m) => m.type === "Error").length === 2, 5000, "two Errors");
@@ -192,5 +195,7 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
     b.socket.sendCloseStream({ type: "CloseStream" });
     expect((await a.closed).code).toBe(1000);
     expect((await b.closed).code).toBe(1000);
+    expect(await c.closed).toEqual({ code: IDLE_CLOSE.code, reason: IDLE_CLOSE.reason });
+    expect(c.messages.map((m) => m.type)).toEqual(["Connected"]);
   });
 });
