@@ -38,7 +38,7 @@ export async function fluxHandshake(ctx: DoorContext, req: Request, url: URL): P
     clientId,
     connectionId: `flux:${requestId}`,
     // The core counts doors as deepgram/openai/socketio; Flux is Deepgram's protocol family.
-    door: "deepgram",
+    door: "flux",
     grant,
     token,
     scoped: !grant.all,
@@ -47,7 +47,7 @@ export async function fluxHandshake(ctx: DoorContext, req: Request, url: URL): P
   });
   if (!opened.ok) return refusal(opened, refuse);
   connection.bind(opened.stream);
-  ctx.events.streamOpened("deepgram");
+  ctx.events.streamOpened("flux");
   ctx.log.info("flux stream opened", {
     requestId,
     clientId,

@@ -147,7 +147,7 @@ export class FluxConnection {
     const stream = this.stream;
     if (!stream) return;
     const failure = (description: string) => {
-      this.d.events.error("deepgram", "configure_failure");
+      this.d.events.error("flux", "configure_failure");
       this.send([{ type: "ConfigureFailure", request_id: this.d.requestId, description }]);
     };
     const update = thresholdUpdate(msg.thresholds);
@@ -213,14 +213,14 @@ export class FluxConnection {
 
   /** A bad client message: an Error; the stream goes on. */
   private reject(code: string, description: string): void {
-    this.d.events.error("deepgram", code.toLowerCase());
+    this.d.events.error("flux", code.toLowerCase());
     this.d.log.once(`flux:${this.d.requestId}:${code}`, "flux: bad client input", { requestId: this.d.requestId, clientId: this.d.clientId, code, description });
     this.send([fluxError(code, description)]);
   }
 
   private fatal(code: string, message: string, closeCode: number, reason = message): void {
     if (this.phase === "closed") return;
-    this.d.events.error("deepgram", code);
+    this.d.events.error("flux", code);
     if (message) this.send([fluxError(code.toUpperCase(), message)]);
     this.phase = "closed";
     this.stopTimer();
@@ -230,7 +230,7 @@ export class FluxConnection {
 
   /** The core could not transcribe an utterance, or the stream was taken over (then close 1000: the SDK re-dials after any other code). */
   private fail(code: string, message: string): void {
-    this.d.events.error("deepgram", code);
+    this.d.events.error("flux", code);
     this.send([fluxError(code.toUpperCase(), message)]);
     if (code !== "stream_taken_over" || this.phase === "closed") return;
     this.phase = "closed";
