@@ -108,6 +108,8 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   );
   const wall = (performance.now() - t0) / 1000;
   const s = await child.stats();
+  // The node's own view at the step's end (engine cost, its spread, the learned correction): why it admitted what it did.
+  const node = (await child.ready()).body;
   const admitted = results.filter((r) => r.refusedAfterMs === null);
   const refused = results.filter((r) => r.refusedAfterMs !== null);
   const lat = admitted.flatMap((r) => r.latencies);
@@ -123,6 +125,7 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
     lost,
     loopLagMs: { p50: percentile(s.lag, 50), p99: percentile(s.lag, 99) },
     otherErrors: results.flatMap((r) => r.errors),
+    node,
   };
 }
 
@@ -154,7 +157,7 @@ for (const mode of ["admission on", "admission off"] as const) {
     console.error(`[overload] ${mode}: ${x}× = ${n} streams…`);
     const r = await runStep(child, n, clips, mode === "admission on" ? "on" : "off");
     rows.push({ mode, offered: x, ...r });
-    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}`);
+    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; node ${JSON.stringify(r.node)}`);
     await settle(child);
   }
   await child.stop();
