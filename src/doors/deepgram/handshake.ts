@@ -84,7 +84,7 @@ export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL
     door: "deepgram",
     grant,
     token,
-    scoped: !grant.all,
+    scoped: grant.device === clientId,
     options,
     listener: connection.listener,
   });
