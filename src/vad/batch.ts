@@ -17,11 +17,11 @@ const STATE = 128;
 const SAMPLE_RATE = 16000;
 const ROW = CONTEXT + VAD_FRAME;
 
-/** One stream's frames for a cycle. */
+/** One stream's frames in a cycle: `count` whole frames from sample `offset` of the cycle's samples. */
 export interface CycleJob {
   id: number;
-  /** Whole frames back to back (a multiple of VAD_FRAME samples). */
-  samples: Float32Array;
+  offset: number;
+  count: number;
   /** Index of the frame whose scoring is to fail (test hook), or -1. */
   faultAt: number;
 }
@@ -71,8 +71,8 @@ export class SileroBatch {
    * stream, parallel across streams. A job whose frame cannot be scored gets
    * an error and stops there; the others are unaffected.
    */
-  async cycle(jobs: readonly CycleJob[]): Promise<CycleResult> {
-    const counts = jobs.map((j) => j.samples.length / VAD_FRAME);
+  async cycle(samples: Float32Array, jobs: readonly CycleJob[]): Promise<CycleResult> {
+    const counts = jobs.map((j) => j.count);
     const offsets: number[] = [];
     let total = 0;
     for (const c of counts) {
@@ -88,7 +88,7 @@ export class SileroBatch {
       for (let k = 0; k < jobs.length; k++) if (t < counts[k]! && !failed.has(k)) active.push(k);
       if (active.length === 0) break;
       try {
-        const p = await this.infer(jobs, active, t, result);
+        const p = await this.infer(samples, jobs, active, t, result);
         active.forEach((k, i) => (probs[offsets[k]! + t] = p[i]!));
       } catch (batchErr) {
         // One stream's bad frame must not cost the others theirs: score each
@@ -97,7 +97,7 @@ export class SileroBatch {
         else
           for (const k of active) {
             try {
-              probs[offsets[k]! + t] = (await this.infer(jobs, [k], t, result))[0]!;
+              probs[offsets[k]! + t] = (await this.infer(samples, jobs, [k], t, result))[0]!;
             } catch (err) {
               failed.set(k, message(err));
             }
@@ -111,7 +111,8 @@ export class SileroBatch {
       // The recurrent state stays as of the last frame scored (Silero's state
       // shapes its next seconds of output, a reset would act like a cold
       // start); the context must join the frame that comes next.
-      this.stream(j.id).context.set(j.samples.subarray(j.samples.length - CONTEXT));
+      const end = j.offset + j.count * VAD_FRAME;
+      this.stream(j.id).context.set(samples.subarray(end - CONTEXT, end));
     });
     return result;
   }
@@ -123,7 +124,7 @@ export class SileroBatch {
   }
 
   /** Scores frame `t` of the `active` jobs in one call; changes no state when it throws. */
-  private async infer(jobs: readonly CycleJob[], active: number[], t: number, tally: CycleResult): Promise<Float32Array> {
+  private async infer(samples: Float32Array, jobs: readonly CycleJob[], active: number[], t: number, tally: CycleResult): Promise<Float32Array> {
     if (active.some((k) => jobs[k]!.faultAt === t)) throw new Error("VAD fault injected (test hook)");
     const n = active.length;
     const input = new Float32Array(n * ROW);
@@ -133,7 +134,8 @@ export class SileroBatch {
       const s = streams[i]!;
       input.set(s.context, i * ROW);
       // The one copy of a sample inside the worker: into the batch row.
-      input.set(frameOf(jobs[active[i]!]!, t), i * ROW + CONTEXT);
+      const from = jobs[active[i]!]!.offset + t * VAD_FRAME;
+      input.set(samples.subarray(from, from + VAD_FRAME), i * ROW + CONTEXT);
       state.set(s.state.subarray(0, STATE), i * STATE);
       state.set(s.state.subarray(STATE), (n + i) * STATE);
     }
@@ -159,10 +161,6 @@ export class SileroBatch {
     this.streams.clear();
     await this.session.release();
   }
-}
-
-function frameOf(job: CycleJob, t: number): Float32Array {
-  return job.samples.subarray(t * VAD_FRAME, (t + 1) * VAD_FRAME);
 }
 
 function message(err: unknown): string {

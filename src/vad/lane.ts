@@ -1,29 +1,44 @@
 /**
  * One VAD worker and the frames queued for it. While the worker scores a
- * cycle, the frames that arrive from any of its streams queue up here and go
- * out together as the next cycle: one message, their buffers transferred,
- * not copied. A worker that dies is replaced; its streams lose their
- * recurrent state (they restart cold) and the frames in flight count as
- * failed, so sessions treat them as silence.
+ * cycle, the frames that arrive from any of its streams are copied into one
+ * array and go out together as the next cycle: one message, that one buffer
+ * transferred (not copied), and transferred back with the probabilities so
+ * the two buffers take turns and nothing is allocated per cycle. A cycle
+ * starts at most every MIN_CYCLE_MS: a message to a worker costs the main
+ * thread more than the frames it carries, so many streams' chunks should
+ * share one. A worker that dies is replaced; its streams lose their recurrent
+ * state (they restart cold) and the frames in flight count as failed, so
+ * sessions treat them as silence.
  */
-import type { CycleJob } from "./batch.ts";
+import { VAD_FRAME, type CycleJob } from "./batch.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
-export interface LaneJob extends CycleJob {
-  /** Frames in `samples` (which is detached once transferred). */
+/** Shortest time between two cycles' starts; far below a frame (32 ms) and the shortest silence_duration (50 ms). */
+const MIN_CYCLE_MS = 10;
+
+export interface LaneJob {
+  id: number;
   count: number;
+  faultAt: number;
   resolve: (probs: Float32Array) => void;
   reject: (err: Error) => void;
 }
 
+type Queued = LaneJob & CycleJob;
 type Init = Extract<ToWorker, { type: "init" }>;
 
 export class VadLane {
   private worker!: Worker;
   private ready!: Promise<void>;
-  private queue: LaneJob[] = [];
-  private inFlight: { cycle: number; jobs: LaneJob[] } | null = null;
+  private queue: Queued[] = [];
+  /** Where queued frames are copied; `used` samples of it hold them. */
+  private pack = new Float32Array(32 * VAD_FRAME);
+  private used = 0;
+  /** The other buffer, back from the worker (null while it is there). */
+  private spare: Float32Array<ArrayBuffer> | null = new Float32Array(32 * VAD_FRAME);
+  private inFlight: { cycle: number; jobs: Queued[] } | null = null;
   private scheduled = false;
+  private lastStart = -Infinity;
   private cycles = 0;
   private frees: number[] = [];
   private closed = false;
@@ -43,17 +58,20 @@ export class VadLane {
     return lane;
   }
 
-  submit(job: LaneJob): void {
+  /** Queues a stream's frames (copied now, so the caller may reuse `frames` at once). */
+  submit(job: LaneJob, frames: Float32Array | readonly Float32Array[]): void {
     if (this.closed) return job.reject(new Error("VAD is closed"));
-    this.queue.push(job);
-    // Frames pushed in the same tick by several streams share one cycle.
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => {
-        this.scheduled = false;
-        this.dispatch();
-      });
+    const n = job.count * VAD_FRAME;
+    if (this.used + n > this.pack.length) {
+      const next = new Float32Array(Math.max(this.pack.length * 2, this.used + n));
+      next.set(this.pack.subarray(0, this.used));
+      this.pack = next;
     }
+    if (frames instanceof Float32Array) this.pack.set(frames, this.used);
+    else frames.forEach((f, i) => this.pack.set(f, this.used + i * VAD_FRAME));
+    this.queue.push({ ...job, offset: this.used });
+    this.used += n;
+    this.schedule();
   }
 
   /** Forgets a stream's state (its handle was collected). */
@@ -106,17 +124,35 @@ export class VadLane {
     if (!this.closed) this.spawn();
   }
 
+  /** Starts the next cycle soon: at once (after this tick's other frames) or when MIN_CYCLE_MS has passed. */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    const go = () => {
+      this.scheduled = false;
+      this.dispatch();
+    };
+    const wait = this.lastStart + MIN_CYCLE_MS - performance.now();
+    if (wait <= 0) queueMicrotask(go);
+    else setTimeout(go, wait);
+  }
+
   private dispatch(): void {
     if (this.inFlight || this.queue.length === 0 || this.closed) return;
     const jobs = this.queue;
+    const samples = this.pack.subarray(0, this.used);
     this.queue = [];
+    this.pack = this.spare ?? new Float32Array(this.pack.length);
+    this.spare = null;
+    this.used = 0;
     const cycle = ++this.cycles;
     this.inFlight = { cycle, jobs };
+    this.lastStart = performance.now();
     this.flushFrees();
     holds(this.worker, true);
     this.post(
-      { type: "cycle", cycle, jobs: jobs.map((j) => ({ id: j.id, samples: j.samples, faultAt: j.faultAt })) },
-      jobs.map((j) => j.samples.buffer as ArrayBuffer),
+      { type: "cycle", cycle, samples, jobs: jobs.map((j) => ({ id: j.id, offset: j.offset, count: j.count, faultAt: j.faultAt })) },
+      [samples.buffer as ArrayBuffer],
     );
   }
 
@@ -126,22 +162,22 @@ export class VadLane {
     const flight = this.inFlight;
     if (!flight || flight.cycle !== m.cycle) return;
     this.inFlight = null;
+    this.spare = new Float32Array(m.samples.buffer as ArrayBuffer);
     if (m.type === "cycle_failed") {
       for (const j of flight.jobs) j.reject(new Error(m.message));
     } else {
       this.tally(m.calls, m.frames);
       let off = 0;
       flight.jobs.forEach((j, k) => {
-        const n = j.count;
         const err = m.errors[k];
         if (err) j.reject(new Error(err));
-        else j.resolve(m.probs.subarray(off, off + n));
-        off += n;
+        else j.resolve(m.probs.subarray(off, off + j.count));
+        off += j.count;
       });
     }
     if (this.queue.length === 0) holds(this.worker, false);
     this.flushFrees();
-    this.dispatch();
+    this.schedule();
   }
 
   private flushFrees(): void {

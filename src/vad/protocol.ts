@@ -3,7 +3,8 @@ import type { CycleJob, CycleResult } from "./batch.ts";
 
 export type ToWorker =
   | { type: "init"; modelPath: string; threads: number }
-  | { type: "cycle"; cycle: number; jobs: CycleJob[] }
+  /** Every job's frames back to back in one transferred buffer. */
+  | { type: "cycle"; cycle: number; samples: Float32Array; jobs: CycleJob[] }
   /** Streams whose state handles were collected on the main thread. */
   | { type: "free"; ids: number[] }
   | { type: "close" };
@@ -11,7 +12,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: "ready" }
   | { type: "init_failed"; message: string }
-  | ({ type: "done"; cycle: number } & CycleResult)
+  /** `samples`: the cycle's buffer, handed back for reuse. */
+  | ({ type: "done"; cycle: number; samples: Float32Array } & CycleResult)
   /** The whole cycle failed (not one stream's frame): every job in it gets this error. */
-  | { type: "cycle_failed"; cycle: number; message: string }
+  | { type: "cycle_failed"; cycle: number; samples: Float32Array; message: string }
   | { type: "closed" };

@@ -21,7 +21,8 @@ import { VadLane } from "./lane.ts";
  *      sample at most once more, amortized; it used to move the kept tail on
  *      every cycle);
  *   3. score(): the stream's new frames, read as one view of the buffer, into
- *      the job's own array, which is transferred to the worker (no copy);
+ *      the cycle's array shared by every stream of that worker, which is
+ *      transferred to the worker (no copy) and back (reused, no allocation);
  *   4. in the worker: into the row of the batched model input.
  * Before: per-frame slices (1), the batch input (1), the tail moved on every
  * drop (2–3 times in silence), plus 1 and 2 above.
@@ -114,12 +115,9 @@ export class SileroVad {
     if (!Number.isInteger(count) || (!(frames instanceof Float32Array) && frames.some((f) => f.length !== VAD_FRAME))) {
       return Promise.reject(new Error(`VAD frames must be whole ${VAD_FRAME}-sample frames`));
     }
-    const samples = new Float32Array(count * VAD_FRAME);
-    if (frames instanceof Float32Array) samples.set(frames);
-    else frames.forEach((f, i) => samples.set(f, i * VAD_FRAME));
-    const faultAt = this.fault?.(key, frames instanceof Float32Array ? framesOf(samples) : frames) ?? -1;
+    const faultAt = this.fault ? this.fault(key, frames instanceof Float32Array ? framesOf(frames) : frames) : -1;
     const route = this.route(stream);
-    return new Promise((resolve, reject) => route.lane.submit({ id: route.id, samples, count, faultAt, resolve, reject }));
+    return new Promise((resolve, reject) => route.lane.submit({ id: route.id, count, faultAt, resolve, reject }, frames));
   }
 
   /** Workers scoring frames. */

@@ -26,10 +26,10 @@ function serve(): void {
         return;
       case "cycle":
         try {
-          const r = await batch!.cycle(m.jobs);
-          reply({ type: "done", cycle: m.cycle, ...r }, [r.probs.buffer]);
+          const r = await batch!.cycle(m.samples, m.jobs);
+          reply({ type: "done", cycle: m.cycle, samples: m.samples, ...r }, [r.probs.buffer, m.samples.buffer]);
         } catch (err) {
-          reply({ type: "cycle_failed", cycle: m.cycle, message: messageOf(err) });
+          reply({ type: "cycle_failed", cycle: m.cycle, samples: m.samples, message: messageOf(err) }, [m.samples.buffer]);
         }
         return;
       case "free":

@@ -43,19 +43,24 @@ async function inProcess(streams: Float32Array[][], firstId: number): Promise<Fl
   for (let k = 0; k < Math.max(...streams.map((s) => s.length)); k++) {
     const jobs: CycleJob[] = [];
     const who: number[] = [];
+    const parts: Float32Array[] = [];
+    let offset = 0;
     streams.forEach((s, i) => {
       if (k < s.length) {
-        jobs.push({ id: firstId + i, samples: s[k]!, faultAt: -1 });
+        jobs.push({ id: firstId + i, offset, count: s[k]!.length / VAD_FRAME, faultAt: -1 });
         who.push(i);
+        parts.push(s[k]!);
+        offset += s[k]!.length;
       }
     });
-    const r = await local.cycle(jobs);
+    const samples = new Float32Array(offset);
+    parts.reduce((at, p) => (samples.set(p, at), at + p.length), 0);
+    const r = await local.cycle(samples, jobs);
     expect(r.errors.every((e) => e === null)).toBe(true);
     let off = 0;
     jobs.forEach((j, q) => {
-      const n = j.samples.length / VAD_FRAME;
-      out[who[q]!]!.push(...r.probs.subarray(off, off + n));
-      off += n;
+      out[who[q]!]!.push(...r.probs.subarray(off, off + j.count));
+      off += j.count;
     });
   }
   return out.map((p) => Float32Array.from(p));
