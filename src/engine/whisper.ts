@@ -120,6 +120,8 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     intraThreads,
     interThreads: count,
   });
+  // Loading leaves freed conversion buffers in the heap (no block is mapped on its own).
+  if (memory.trimWhenIdle) workers.idle(0);
   const desc: ModelDescription = workers.ready[0]!.description;
   const ctx: ExecutorContext = {
     workers,
