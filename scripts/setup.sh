@@ -91,4 +91,7 @@ CT2_LIB_DIR=$CT2_DIR/lib CT2_INCLUDE_DIR=$HDR_DIR/CTranslate2/include bash nativ
 
 # --- Embedded default model: faster-whisper tiny.en (CTranslate2 format) ----
 bash scripts/fetch-model.sh tiny.en
+
+# --- End-of-turn model: Smart Turn v3.2 int8 ONNX (pipecat-ai wheel, BSD-2-Clause)
+bash scripts/fetch-smart-turn.sh
 log "ready"

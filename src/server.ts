@@ -23,6 +23,12 @@ import { createMetrics, statsOf, type ServerStats } from "./app/observe.ts";
 import { noParts } from "./app/parts.ts";
 import { createSessions } from "./app/sessions.ts";
 import { attachSockets } from "./app/sockets.ts";
+import { createStreamCore, type StreamHub } from "./stream/core.ts";
+import type { WebSocketDoor } from "./doors/websocket.ts";
+import { deepgramDoor } from "./doors/deepgram/index.ts";
+import { realtimeDoor } from "./doors/openai/index.ts";
+import type { DoorContext } from "./stream/types.ts";
+import { lazySmartTurn } from "./turns/lazy.ts";
 
 export { engineConfigFrom } from "./app/engine.ts";
 export { originAllowed } from "./app/http.ts";
@@ -83,6 +89,9 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   let ready = false;
   let stopping = false;
   let stopReaper: (() => void) | null = null;
+  let core: StreamHub | null = null;
+  // Loaded by the first stream that asks for turn_detection "model".
+  const turnDetector = lazySmartTurn(config.turn.model_path);
 
   async function start() {
     warnAboutExposure(config, auth, log);
@@ -92,14 +101,18 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const engine = (parts.engine = opened.engine);
     const watch = (parts.watch = new EngineWatch(engine, { onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize) }));
     const delivery = (parts.delivery = new Delivery(io, log, options.onTranscription));
-    const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, socketId) => parts.sessions?.get(id)?.ownerSocketId === socketId));
+    // A stream counts as admitted while its owner holds the clientId (the core's owner record), even between sessions.
+    const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, connectionId) => core?.ownerOf(id) === connectionId));
     await capacity.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));
-    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log }));
+    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log, turnDetector, ownerOf: (id) => core?.ownerOf(id) }));
+    core = createStreamCore({ config, sessions, capacity, delivery, engine, log, turnModel: turnDetector, isStopping: () => stopping });
     stopReaper = startIdleReaper(sessions, config.limits.idle_session_seconds, (clientId, socketId) =>
       log.info("idle session ended", { clientId, socket: socketId, idleSeconds: config.limits.idle_session_seconds }),
     );
     if (config.redis_url) parts.cluster = await joinCluster(io, config.redis_url, log);
-    const transport = attachSockets({ config, io, corsOrigin, peers, sessions, capacity, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
+    const transport = attachSockets({ config, io, corsOrigin, peers, core, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
+    const doorContext: DoorContext = { core, config, auth, log, events: metrics.doors };
+    const doors = [deepgramDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
     const context: HttpContext = {
       config,
       io,
@@ -115,7 +128,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       health,
       ready: () => (ready ? capacity.ready() : { ready: false, reason: stopping ? "shutting down" : "starting", snapshot: capacity.snapshot() }),
     };
-    http = serveHttp(config, transport, context, log);
+    http = serveHttp(config, transport, context, log, doors);
     ready = true;
     const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${http.port}`;
     log.info("stt server listening", { host: config.host, port: http.port, url, model: config.model_path, device: engine.info.device, computeType: engine.info.computeType });
@@ -139,6 +152,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     http?.stop(true);
     await parts.cluster?.close();
     if (ownsEngine) await parts.engine?.close();
+    await turnDetector.close();
     if (!options.vad) await parts.vad?.close();
   }
 

@@ -8,6 +8,7 @@ import { SessionManager } from "../session/manager.ts";
 import type { SeqMemory } from "../session/seq-memory.ts";
 import type { TransportCounters } from "../transport/socket-handlers.ts";
 import type { SileroVad } from "../vad/silero.ts";
+import type { TurnDetector } from "../turns/detector.ts";
 
 export interface SessionWiring {
   config: Config;
@@ -20,6 +21,10 @@ export interface SessionWiring {
   io: SocketServer;
   counters: TransportCounters;
   log: Logger;
+  /** Smart Turn for streams with turn_detection "model". */
+  turnDetector?: TurnDetector;
+  /** The connection that owns a clientId now (the stream core's owner record). */
+  ownerOf(clientId: string): string | undefined;
 }
 
 /** The session manager, its results going out through delivery and its errors to the sender's socket. */
@@ -30,16 +35,21 @@ export function createSessions(w: SessionWiring): SessionManager {
     w.vad,
     w.engine,
     {
-      onResult: (session, u, r) => delivery.deliver(u, r, () => seqs.take(session.clientId)),
+      onResult: (session, u, r) => delivery.deliver(u, r, { take: () => seqs.take(session.clientId), peek: () => seqs.peek(session.clientId) }),
       onInterim: (session, u, h) => delivery.interim(u, h, session.clientId, seqs.peek(session.clientId)),
       onSpeechStarted: (session, start) => delivery.speechStarted(session.clientId, start),
+      onSpeechStopped: (session, u) => delivery.speechStopped(u, seqs.peek(session.clientId)),
+      onTurnEager: (session, p, text) => delivery.turnEager(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId), p, text),
+      onTurnResumed: (session) => delivery.turnResumed(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId)),
       shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
-      onError: (socketId, code, message) => {
+      onError: (session, code, message) => {
         w.counters.errors.set(code, (w.counters.errors.get(code) ?? 0) + 1);
         const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";
-        w.io.to(socketId).emit("error", { event: "transcription", code, message: message + limit });
+        // After a resume the old connection is gone: the owner now hears about it.
+        delivery.error(session.clientId, w.ownerOf(session.clientId) ?? session.ownerSocketId, code, message + limit);
       },
     },
     w.log,
+    w.turnDetector,
   );
 }

@@ -1,11 +1,10 @@
 import { Server as Engine } from "@socket.io/bun-engine";
 import type { Server as SocketServer } from "socket.io";
 import type { TokenAuth } from "../auth/tokens.ts";
-import type { Capacity } from "../capacity/capacity.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics/metrics.ts";
-import type { SessionManager } from "../session/manager.ts";
+import type { StreamHub } from "../stream/core.ts";
 import { bindSocketHandlers, type AuthorizeClientId, type TransportCounters } from "../transport/socket-handlers.ts";
 import type { PeerAddresses } from "../transport/peers.ts";
 import { originAllowed } from "./http.ts";
@@ -15,8 +14,7 @@ export interface SocketWiring {
   io: SocketServer;
   corsOrigin: string | string[];
   peers: PeerAddresses;
-  sessions: SessionManager;
-  capacity: Capacity;
+  core: StreamHub;
   auth: TokenAuth;
   authorize?: AuthorizeClientId;
   metrics: ServerMetrics;
@@ -45,14 +43,14 @@ export function attachSockets(w: SocketWiring): Engine {
   bindSocketHandlers({
     io: w.io,
     config,
-    sessions: w.sessions,
+    core: w.core,
     log: w.log,
     counters: w.counters,
     authorize: w.authorize,
     auth: w.auth,
     isStopping: w.isStopping,
-    admit: (clientId, socketId) => w.capacity.admit(clientId, socketId),
     peers,
+    events: w.metrics.doors,
     onRefused: (reason) => {
       w.metrics.connectionRefused(reason);
       if (reason === "missing_token" || reason === "invalid_token") w.metrics.authFailed(reason);

@@ -1,4 +1,5 @@
 import { Value } from "@sinclair/typebox/value";
+import { turnSettingsError } from "../turns/settings.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
 export const DEFAULT_CONFIG_PATH = "data/configuration/stt.server.settings.json";
@@ -44,6 +45,8 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     throw new ConfigError(`configuration key "${key}": ${first.message} (got ${JSON.stringify(first.value)})`);
   }
   const config = withDefaults as Config;
+  const turn = turnSettingsError(config.turn);
+  if (turn) throw new ConfigError(`configuration key "turn": ${turn}`);
   for (const key of Object.keys(config)) if (!known.has(key)) delete (config as Record<string, unknown>)[key];
   return { config, notes };
 }

@@ -20,6 +20,8 @@ export const LimitsSchema = Type.Object(
     max_connections: Type.Integer({ default: 10_000, minimum: 1, description: "Concurrent Socket.IO connections on this node; more are refused at connect." }),
     max_connections_per_ip: Type.Integer({ default: 256, minimum: 1, description: "Concurrent Socket.IO connections from one client address (behind a proxy: the proxy's)." }),
     max_sessions_per_socket: Type.Integer({ default: 16, minimum: 1, description: "clientIds one connection may stream audio for at once." }),
+    max_subscriptions_per_socket: Type.Integer({ default: 256, minimum: 1, description: "clientIds one connection may subscribe to, or keep stream_options for, at once." }),
+    max_pending_chunks: Type.Integer({ default: 64, minimum: 1, description: "Audio events of one connection waiting to be handled (behind an authorize hook); more are refused." }),
     max_upload_bytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1024, description: "Largest request body of POST /v1/audio/transcriptions (multipart included), chunked or not." }),
     max_file_seconds: Seconds(3600, 1, 86_400, "Longest audio the file endpoint transcribes; longer files are refused (413)."),
     file_decode_timeout_seconds: Seconds(120, 0.05, 3600, "ffmpeg is killed when decoding an upload takes longer."),
@@ -113,7 +115,47 @@ export const ConfigSchema = Type.Object(
         word_timestamps: Type.Boolean({ default: false, description: "Finals carry words [{word, start, end, probability}] in stream seconds." }),
         interim_interval: Seconds(0.6, 0.2, 5, "Seconds between interim updates of one stream (measured choice: docs/benchmarks.md)."),
         vad_events: Type.Boolean({ default: false, description: "Send speech_started when the VAD opens speech." }),
+        // Segmentation and decoding per stream; null = the server-wide setting above.
+        language: Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()], {
+          default: null,
+          description: "Language of the stream's speech; null = the server's `language` (detect per utterance on multilingual models).",
+        }),
+        silence_duration: Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()], { default: null, description: "Per-stream trailing silence (s) that ends an utterance; null = silence_duration." }),
+        vad_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()], { default: null, description: "Per-stream speech probability that opens an utterance; null = vad_threshold." }),
+        speech_pad: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { default: null, description: "Per-stream padding (s) kept around speech; null = speech_pad." }),
+        // Vocabulary per stream (names, products, jargon); unset = initial_prompt.
+        keyterms: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50, description: "Terms Whisper should expect, fed as previous-context text with every utterance of the stream." }),
+        ),
+        prompt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: "Previous-context text for the stream's utterances (as Whisper's prompt); replaces initial_prompt." })),
+        // End of turn per stream; unset = the `turn` section below.
+        turn_detection: Type.Optional(Type.Union([Type.Literal("silence"), Type.Literal("model")], { description: "Per-stream turn.detection." })),
+        eot_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "Per-stream turn.eot_threshold." })),
+        eager_eot_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], { description: "Per-stream turn.eager_eot_threshold (null = off)." })),
+        eot_timeout: Type.Optional(Type.Number({ minimum: 0.3, maximum: 60, description: "Per-stream turn.eot_timeout." })),
+        segmentation: Type.Union([Type.Literal("vad"), Type.Literal("manual")], {
+          default: "vad",
+          description: "vad: an utterance ends after silence_duration of silence; manual: only finalize (or the end of the stream) ends one (OpenAI turn_detection null).",
+        }),
 
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    // --- end of turn (per-stream options; these are the defaults) ----------------
+    turn: Type.Object(
+      {
+        detection: Type.Union([Type.Literal("silence"), Type.Literal("model")], {
+          default: "silence",
+          description: 'How an utterance (a turn) ends: "silence" after silence_duration of silence, as always; "model" when Smart Turn v3.2 judges the turn complete at a pause.',
+        }),
+        min_pause: Seconds(0.2, 0.05, 2, "Model mode: silence (s) after which the turn so far is scored (measured choice: docs/benchmarks.md, bench:turns)."),
+        eot_threshold: Type.Number({ default: 0.7, exclusiveMinimum: 0, maximum: 1, description: "Model mode: P(complete) at or above which the turn ends at the pause (0.7 as Deepgram Flux)." }),
+        eager_eot_threshold: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+          default: null,
+          description: "Model mode: P(complete) at or above which turn_eager is sent (the turn is probably over); null = off. Not above eot_threshold.",
+        }),
+        eot_timeout: Seconds(2, 0.3, 60, "Model mode: silence (s) that ends the turn whatever the model says."),
+        model_path: Type.String({ default: "models/smart-turn/smart-turn-v3.2-cpu.onnx", minLength: 1, description: "Smart Turn ONNX model (scripts/fetch-smart-turn.sh installs it)." }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -166,4 +208,5 @@ export type Config = Static<typeof ConfigSchema>;
 export type Limits = Static<typeof LimitsSchema>;
 export type StreamDefaults = Config["streams"];
 export type GuardConfig = Config["guards"];
+export type TurnConfig = Config["turn"];
 export type CapacityConfig = Static<typeof CapacitySchema>;

@@ -3,6 +3,8 @@ import type { EngineResult } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { Hypothesis } from "../session/agreement.ts";
 import type { OpenUtterance, Utterance } from "../session/session.ts";
+import type { StreamListener } from "../stream/types.ts";
+import { finalText, round3 } from "../stream/finals.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
 import { rooms } from "../transport/rooms.ts";
 
@@ -15,12 +17,16 @@ export interface TranscriptionDetails extends TranscriptionPayload {
 export type OnTranscription = (text: string, clientId: string, duration: number, details: TranscriptionDetails) => void | Promise<void>;
 
 /**
- * Sends a transcript to the clientId's room: the audio sender joined that room
- * too, so every socket gets it exactly once (the original also emitted to the
- * sender directly, which duplicated it).
+ * Where a stream's results go, in the order the session manager hands them
+ * over: the clientId's Socket.IO room (the Socket.IO sender joined it, so
+ * sender and monitors each get a transcript exactly once), the listener of the
+ * connection that streams it through another door, and the embedder's
+ * callback. Room payloads are the seed protocol's; empty finals go only to a
+ * listener (Deepgram and OpenAI answer every closed utterance).
  */
 export class Delivery {
   delivered = 0;
+  private readonly listeners = new Map<string, StreamListener>();
 
   constructor(
     private readonly io: Server,
@@ -28,10 +34,25 @@ export class Delivery {
     private readonly onTranscription?: OnTranscription,
   ) {}
 
-  /** Returns the payload, or null when the text is too short to be worth sending. */
-  deliver(u: Utterance, r: EngineResult, seq: () => number): TranscriptionPayload | null {
-    const text = r.text.trim();
-    if (text.length <= 1) return null;
+  /** Results of `clientId` also go to `listener` (a door's own connection) until detached. */
+  attach(clientId: string, listener: StreamListener): void {
+    this.listeners.set(clientId, listener);
+  }
+
+  detach(clientId: string, listener?: StreamListener): void {
+    if (!listener || this.listeners.get(clientId) === listener) this.listeners.delete(clientId);
+  }
+
+  listenerOf(clientId: string): StreamListener | undefined {
+    return this.listeners.get(clientId);
+  }
+
+  /**
+   * A closed utterance's result (null: the guards dropped it). Texts of one
+   * character or less take no seq and reach no room (as the original server).
+   */
+  deliver(u: Utterance, r: EngineResult | null, seq: { take(): number; peek(): number }): TranscriptionPayload | null {
+    const { text, empty, words } = finalText(r, u.start);
     const payload: TranscriptionPayload = {
       text,
       duration: round3(u.audio.length / 16000),
@@ -39,17 +60,20 @@ export class Delivery {
       ts: Date.now() / 1000,
       start: round3(u.start),
       end: round3(u.end),
-      seq: seq(),
-      language: r.language,
-      avg_logprob: r.avgLogprob,
-      no_speech_prob: r.noSpeechProb,
+      seq: empty ? seq.peek() : seq.take(),
+      language: r?.language ?? "",
+      avg_logprob: r?.avgLogprob ?? 0,
+      no_speech_prob: r?.noSpeechProb ?? 1,
       final: !u.cut,
     };
-    if (r.words) payload.words = r.words.map((w) => ({ ...w, start: round3(u.start + w.start), end: round3(u.start + w.end) }));
+    if (words) payload.words = words;
     if (u.fromFinalize) payload.from_finalize = true;
+    if (u.endOfTurn) payload.end_of_turn = { probability: u.endOfTurn.probability === null ? null : round3(u.endOfTurn.probability), trigger: u.endOfTurn.trigger };
+    this.listeners.get(u.clientId)?.final({ payload, empty, endedBy: u.endedBy });
+    if (empty) return null;
     this.io.to(rooms.transcripts(u.clientId)).emit("transcription", payload);
     this.delivered++;
-    if (this.onTranscription) {
+    if (this.onTranscription && r) {
       const details = { ...payload, engineMs: r.engineMs, batchSize: r.batchSize };
       try {
         Promise.resolve(this.onTranscription(text, u.clientId, payload.duration, details)).catch((err) =>
@@ -74,14 +98,44 @@ export class Delivery {
       ts: Date.now() / 1000,
     };
     this.io.to(rooms.interims(clientId)).emit("transcription_interim", payload);
+    this.listeners.get(clientId)?.interim?.(payload);
     return payload;
   }
 
   speechStarted(clientId: string, start: number): SpeechStartedPayload {
     const payload = { client_id: clientId, start: round3(start) };
     this.io.to(rooms.vadEvents(clientId)).emit("speech_started", payload);
+    this.listeners.get(clientId)?.speechStarted?.(payload);
     return payload;
   }
-}
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
+  /**
+   * Turn events go to the stream's sender only (the connection that asked for
+   * turn_detection "model"): monitors that never asked see no new event type.
+   */
+  turnEager(clientId: string, owner: string | undefined, seq: number, probability: number, text: string): void {
+    const payload = { client_id: clientId, seq, text, probability: round3(probability) };
+    const listener = this.listeners.get(clientId);
+    if (listener) listener.turnEager?.(payload);
+    else if (owner) this.io.to(owner).emit("turn_eager", payload);
+  }
+
+  turnResumed(clientId: string, owner: string | undefined, seq: number): void {
+    const payload = { client_id: clientId, seq };
+    const listener = this.listeners.get(clientId);
+    if (listener) listener.turnResumed?.(payload);
+    else if (owner) this.io.to(owner).emit("turn_resumed", payload);
+  }
+
+  /** Only doors with a listener hear it (the seed protocol has no such event). */
+  speechStopped(u: Utterance, seq: number): void {
+    this.listeners.get(u.clientId)?.speechStopped?.({ client_id: u.clientId, seq, start: round3(u.start), end: round3(u.end), endedBy: u.endedBy });
+  }
+
+  /** An error about a stream, to the connection that owns it now (not the one that owned it when the audio came). */
+  error(clientId: string, ownerConnectionId: string | undefined, code: string, message: string): void {
+    const listener = this.listeners.get(clientId);
+    if (listener) return listener.error(code, message);
+    if (ownerConnectionId) this.io.to(ownerConnectionId).emit("error", { event: "transcription", code, message });
+  }
+}

@@ -27,6 +27,8 @@ export interface WebSocketDoor<S> {
   open(ws: DoorSocket<S>): void;
   message(ws: DoorSocket<S>, message: string | Buffer): void;
   close(ws: DoorSocket<S>, code: number, reason: string): void;
+  /** A WebSocket ping from the client (Bun answers it); doors with idle timers count it as activity. */
+  ping?(ws: DoorSocket<S>): void;
 }
 
 /**
@@ -70,6 +72,11 @@ export function routeWebSockets(doors: readonly WebSocketDoor<unknown>[], engine
       const door = doorOf(ws);
       if (door) door.close(ws as DoorSocket<unknown>, code, reason);
       else engine.close?.(ws, code, reason);
+    },
+    ping(ws, data) {
+      const door = doorOf(ws);
+      if (door) door.ping?.(ws as DoorSocket<unknown>);
+      else engine.ping?.(ws, data);
     },
   };
 }

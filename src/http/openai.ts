@@ -4,12 +4,14 @@ import { transcribeSamples } from "../offline/transcribe.ts";
 import { requireToken, type HttpContext } from "./context.ts";
 import { JobSlots, readBodyCapped } from "./body.ts";
 import { modelLanguages } from "./languages.ts";
+import { transcriptionEvents } from "./transcription-sse.ts";
 
 /**
  * POST /v1/audio/transcriptions, compatible with OpenAI's transcription API
  * (and so with its SDKs): multipart `file`, `model` (any name is accepted; the
  * server's loaded model answers), `language`, `prompt`, `response_format`
- * (json | text | srt | verbose_json | vtt), `temperature`. The file is decoded
+ * (json | text | srt | verbose_json | vtt), `temperature`, `stream` (true:
+ * server-sent events, src/http/transcription-sse.ts). The file is decoded
  * (WAV in TS, other formats with ffmpeg), cut into utterances by the same
  * Silero VAD and segmenter as live streams, and each utterance is transcribed
  * by the shared engine.
@@ -51,6 +53,8 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   if (Number(req.headers.get("content-length") ?? 0) > maxBytes) return tooLarge(maxBytes);
   const release = await slots.acquire();
   if (!release) return fail(429, "too_many_requests", "too many transcription jobs in progress; retry later", null, { "Retry-After": "5" });
+  // A streamed answer keeps the slot until its last event.
+  let streaming: Promise<void> | null = null;
   try {
     const body = await readBodyCapped(req, maxBytes);
     if (!body) return tooLarge(maxBytes);
@@ -60,13 +64,14 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
     } catch {
       return fail(400, "invalid_request", "could not parse the multipart/form-data body", null);
     }
-    return await transcribeForm(form, ctx, done);
+    return await transcribeForm(form, ctx, done, (finished) => (streaming = finished));
   } finally {
-    release();
+    if (streaming) (streaming as Promise<void>).finally(release);
+    else release();
   }
 }
 
-async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSeconds: number }): Promise<Response> {
+async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSeconds: number }, streamed: (finished: Promise<void>) => void): Promise<Response> {
   const limits = ctx.config.limits;
 
   const file = form.get("file");
@@ -90,7 +95,10 @@ async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSec
   }
   const prompt = text(form, "prompt");
   if (prompt !== undefined && prompt.length > 2000) return fail(400, "invalid_value", "prompt is limited to 2000 characters", "prompt");
-  if (text(form, "stream") === "true") return fail(400, "unsupported", "stream=true is not supported; stream audio over Socket.IO instead", "stream");
+  const stream = text(form, "stream") === "true";
+  if (stream && format !== "json" && format !== "text") {
+    return fail(400, "invalid_value", "stream=true answers with transcript.text.* events: response_format must be json or text", "response_format");
+  }
 
   // OpenAI: timestamp_granularities[] = word and/or segment, with verbose_json only.
   const granularities = [...form.getAll("timestamp_granularities[]"), ...form.getAll("timestamp_granularities")].map(String);
@@ -116,13 +124,16 @@ async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSec
   }
   if (audio.length === 0) return fail(400, "invalid_audio", `${name}: no audio samples in the file`, "file");
 
+  const deps = { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters };
+  if (stream) {
+    done.audioSeconds = audio.length / 16000;
+    const sse = transcriptionEvents((onSegment, signal) => transcribeSamples(audio, deps, { language, prompt, onSegment, signal }), ctx.log);
+    streamed(sse.finished);
+    return sse.response;
+  }
   let result;
   try {
-    result = await transcribeSamples(
-      audio,
-      { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters },
-      { language, prompt, wordTimestamps },
-    );
+    result = await transcribeSamples(audio, deps, { language, prompt, wordTimestamps });
   } catch (err) {
     // The engine's message stays in the log: it may name paths and internals.
     ctx.log.error("file transcription failed", { error: String(err) });

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EngineStats } from "../engine/types.ts";
+import type { Door, DoorEvents } from "../stream/types.ts";
 
 /**
  * What the scrape reads from the running server. Figures that already exist as
@@ -39,6 +40,8 @@ export class ServerMetrics {
   private readonly connectionsRefused: Counter<"reason">;
   private readonly fileRequests: Counter<"status">;
   private readonly fileAudio: Counter;
+  /** Per front door: streams opened, refusals and errors by code (stt_door_*). */
+  readonly doors: DoorEvents;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean; cluster?: boolean } = {}) {
     const registers = [this.registry];
@@ -169,6 +172,14 @@ export class ServerMetrics {
       help: "Seconds of audio transcribed through POST /v1/audio/transcriptions (not in stt_audio_seconds_total, which counts streams).",
       registers,
     });
+    const streams = new Counter({ name: "stt_door_streams_total", help: "Streams opened, by front door (socketio, deepgram, openai).", labelNames: ["door"], registers });
+    const refused = new Counter({ name: "stt_door_refusals_total", help: "Streams or connections refused by a front door, by door and code.", labelNames: ["door", "code"], registers });
+    const errors = new Counter({ name: "stt_door_errors_total", help: "Errors sent to clients by a front door, by door and code.", labelNames: ["door", "code"], registers });
+    this.doors = {
+      streamOpened: (door: Door) => streams.labels(door).inc(),
+      refused: (door: Door, code: string) => refused.labels(door, code).inc(),
+      error: (door: Door, code: string) => errors.labels(door, code).inc(),
+    };
   }
 
   /** One answered file request; `audioSeconds` for the ones that were transcribed. */

@@ -1,8 +1,10 @@
 import type { Config } from "../config/schema.ts";
 import type { SpeechEngine, WordTiming } from "../engine/types.ts";
-import { newGuardCounters, transcribeGuarded, type GuardCounters, type Guarded } from "../session/guards.ts";
+import { newGuardCounters, transcribeGuarded, type GuardCounters } from "../session/guards.ts";
 import { Session, sessionOptionsFrom, type Utterance } from "../session/session.ts";
 import { VAD_FRAME, type SileroVad } from "../vad/silero.ts";
+import { finalText, round3 } from "../stream/finals.ts";
+import { Ordered } from "../stream/ordered.ts";
 
 /**
  * File transcription without a socket, through the live pipeline itself: the
@@ -74,58 +76,51 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
   // outstanding requests stays under the engine's per-stream queue limit.
   const window = Math.max(1, Math.min(4, config.limits.max_queued_utterances));
   const found: Utterance[] = [];
-  // undefined: still at the engine; null: nothing worth emitting (empty or dropped by a guard).
-  const results: (OfflineSegment | null | undefined)[] = [];
-  const outstanding = new Set<Promise<void>>();
-  const settling: Promise<void>[] = [];
-  let next = 0; // next result to hand to onSegment
+  const segments: OfflineSegment[] = [];
+  const outstanding = new Set<Promise<unknown>>();
+  // Results are handed over in utterance order (as a live stream's), whatever order the engine answers in.
+  let failure: unknown = null;
+  const order = new Ordered((err) => (failure ??= err));
   let done = 0;
   let scanned = 0;
   let vadError: unknown = null;
   const progress = () =>
     opts.onProgress?.({ scannedSeconds: scanned / sr, totalSeconds, segmentsDone: done, segmentsFound: found.length });
 
-  const settle = async (i: number, pending: Promise<Guarded>) => {
-    const u = found[i]!;
-    const g = await pending;
-    done++;
-    const text = g.result.text.trim();
-    // As the live server: texts of one character or less are not emitted.
-    results[i] =
-      g.ok && text.length > 1
-        ? {
-            id: 0,
-            start: round(u.start),
-            end: round(u.end),
-            text,
-            tokens: g.result.tokens,
-            avgLogprob: g.result.avgLogprob,
-            noSpeechProb: g.result.noSpeechProb,
-            language: g.result.language,
-            final: !u.cut,
-            words: g.result.words?.map((w) => ({ ...w, start: round(u.start + w.start), end: round(u.start + w.end) })),
-          }
-        : null;
-    while (next < results.length && results[next] !== undefined) {
-      const s = results[next++];
-      if (s) opts.onSegment?.(s);
-    }
-    progress();
-  };
   const submit = (u: Utterance) => {
-    const i = found.length;
     found.push(u);
-    results.push(undefined);
     const pending = transcribeGuarded(
       engine,
       { audio: u.audio, language, prompt: opts.prompt, streamKey, wordTimestamps: opts.wordTimestamps },
       config.guards,
       counters,
     );
-    const p: Promise<void> = settle(i, pending).finally(() => outstanding.delete(p));
-    p.catch(() => {}); // surfaced by the final Promise.all
-    outstanding.add(p);
-    settling.push(p);
+    const counted = pending.finally(() => {
+      done++;
+      outstanding.delete(counted);
+      progress();
+    });
+    counted.catch(() => {}); // surfaced through the ordered step below
+    outstanding.add(counted);
+    void order.then(async () => {
+      const g = await pending;
+      const f = finalText(g.ok ? g.result : null, u.start);
+      if (f.empty) return;
+      const segment: OfflineSegment = {
+        id: segments.length,
+        start: round3(u.start),
+        end: round3(u.end),
+        text: f.text,
+        tokens: g.result.tokens,
+        avgLogprob: g.result.avgLogprob,
+        noSpeechProb: g.result.noSpeechProb,
+        language: g.result.language,
+        final: !u.cut,
+        ...(f.words ? { words: f.words } : {}),
+      };
+      segments.push(segment);
+      opts.onSegment?.(segment);
+    });
   };
 
   const session = new Session(streamKey, "offline", vad, sessionOptionsFrom(config, config.max_segment_duration + 10 + step / sr), {
@@ -142,18 +137,14 @@ export async function transcribeSamples(audio: Float32Array, deps: OfflineDeps, 
     progress();
   }
   await session.close();
-  await Promise.all(settling);
+  await order.settled();
+  if (failure) throw failure;
 
-  const segments = results.filter((s): s is OfflineSegment => s !== null && s !== undefined);
-  segments.forEach((s, i) => (s.id = i));
   return {
-    duration: round(totalSeconds),
+    duration: round3(totalSeconds),
     language: segments[0]?.language ?? language ?? (engine.info.multilingual ? "" : "en"),
     text: segments.map((s) => s.text).join(" "),
     segments,
   };
 }
 
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}

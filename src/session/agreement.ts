@@ -27,6 +27,11 @@ export class LocalAgreement {
     return this.committedTokens;
   }
 
+  /** The newest hypothesis's text (committed part included); "" before the first. */
+  get latestText(): string {
+    return this.previous ? this.textOf(this.previous).trim() : "";
+  }
+
   /** Takes the next hypothesis (its tokens begin with the committed ones) and returns what to show. */
   update(tokens: readonly number[]): Hypothesis {
     const c = this.committedTokens.length;

@@ -5,19 +5,30 @@ import type { SileroVad } from "../vad/silero.ts";
 import type { Hypothesis } from "./agreement.ts";
 import { judge, newGuardCounters, transcribeGuarded, type GuardCounters } from "./guards.ts";
 import { Session, sessionOptionsFrom, type OpenUtterance, type SessionOptions, type Utterance } from "./session.ts";
+import type { SegmenterTuning } from "./segmenter.ts";
+import { Ordered } from "../stream/ordered.ts";
+import type { TurnDetector } from "../turns/detector.ts";
+import { policyOf, segmenterTurnOptions, type TurnSettings } from "../turns/settings.ts";
+import { TurnTaking } from "./turn-taking.ts";
 
 /** Per-stream options a sender chose (handshake auth or stream_options); config holds the defaults. */
 export type StreamOptions = StreamDefaults;
 
 export interface ManagerHooks {
-  /** A final transcript is ready; called in utterance order per clientId. */
-  onResult(session: Session, u: Utterance, r: EngineResult): void;
+  /** A final transcript is ready, or null when the guards dropped it; called in utterance order per clientId. */
+  onResult(session: Session, u: Utterance, r: EngineResult | null): void;
+  /** The segmenter closed an utterance (in order, before its result). */
+  onSpeechStopped?(session: Session, u: Utterance): void;
   /** A new hypothesis of the open utterance, in order with that stream's finals. */
   onInterim?(session: Session, u: OpenUtterance, h: Hypothesis): void;
   /** The VAD opened speech (stream seconds). */
   onSpeechStarted?(session: Session, start: number): void;
-  /** An utterance could not be transcribed; `ownerSocketId` should hear about it. */
-  onError(ownerSocketId: string, code: string, message: string): void;
+  /** An utterance could not be transcribed; the stream's owner should hear about it. */
+  onError(session: Session, code: string, message: string): void;
+  /** turn_detection "model": the turn is probably over (eager_eot_threshold); `text` is the newest hypothesis. */
+  onTurnEager?(session: Session, probability: number, text: string): void;
+  /** Speech came back after onTurnEager. */
+  onTurnResumed?(session: Session): void;
   /** True while interims must be shed to keep finals on time (capacity). */
   shedInterims?(): boolean;
 }
@@ -52,9 +63,11 @@ interface LiveState {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
-  private readonly tails = new Map<Session, Promise<void>>();
+  /** Each session's results in utterance order (the one ordering layer). */
+  private readonly order = new Map<Session, Ordered>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly live = new Map<Session, LiveState>();
+  private readonly turnTakers = new Map<Session, TurnTaking>();
   private readonly opts: SessionOptions;
   private timer: ReturnType<typeof setInterval> | null = null;
   utterances = 0;
@@ -69,6 +82,8 @@ export class SessionManager {
     private readonly engine: SpeechEngine,
     private readonly hooks: ManagerHooks,
     private readonly log: Logger,
+    /** Smart Turn, for streams with turn_detection "model" (absent: such streams end turns on silence). */
+    private readonly turnDetector?: TurnDetector,
   ) {
     this.opts = sessionOptionsFrom(config);
     // processing_interval: how often stalled streams are checked. Speech whose
@@ -121,7 +136,9 @@ export class SessionManager {
       (tokens) => this.engine.textOf(tokens),
     );
     this.sessions.set(clientId, session);
-    this.live.set(session, { options: { ...this.config.streams, ...options }, lastInterimAt: 0, appliedEnd: 0 });
+    const effective = { ...this.config.streams, ...options };
+    this.live.set(session, { options: effective, lastInterimAt: 0, appliedEnd: 0 });
+    this.applyOptions(session, effective);
     return { ok: true, session };
   }
 
@@ -135,7 +152,60 @@ export class SessionManager {
     const state = this.live.get(session);
     if (!state) return { ...this.config.streams, ...options };
     state.options = { ...state.options, ...options };
+    this.applyOptions(session, state.options);
     return state.options;
+  }
+
+  /** Drops the clientId's open speech untranscribed; interims under way for it become stale. */
+  async clear(clientId: string): Promise<void> {
+    await this.sessions.get(clientId)?.clear();
+  }
+
+  /** Resolves once every result already chained for the session has been delivered. */
+  async settled(session: Session): Promise<void> {
+    await session.settled();
+    await this.order.get(session)?.settled();
+  }
+
+  /** A stream's end-of-turn settings: its own options over the config's `turn` section. */
+  turnOf(o: Partial<StreamOptions>): TurnSettings {
+    const t = this.config.turn;
+    return {
+      ...t,
+      detection: o.turn_detection ?? t.detection,
+      eot_threshold: o.eot_threshold ?? t.eot_threshold,
+      eager_eot_threshold: o.eager_eot_threshold !== undefined ? o.eager_eot_threshold : t.eager_eot_threshold,
+      eot_timeout: o.eot_timeout ?? t.eot_timeout,
+    };
+  }
+
+  /** Per-stream segmentation and turn-taking; a null option means the server-wide setting. */
+  private applyOptions(session: Session, o: StreamOptions): void {
+    const c = this.config;
+    const turn = this.turnOf(o);
+    const model = turn.detection === "model" && this.turnDetector !== undefined;
+    const tuning: SegmenterTuning = {
+      threshold: o.vad_threshold ?? c.vad_threshold,
+      speechPad: o.speech_pad ?? c.speech_pad,
+      manual: o.segmentation === "manual",
+      ...segmenterTurnOptions(model ? turn : { ...turn, detection: "silence" }, o.silence_duration ?? c.silence_duration),
+    };
+    session.tune(tuning);
+    const current = this.turnTakers.get(session);
+    if (!model) {
+      session.useTurns(null);
+      this.turnTakers.delete(session);
+    } else if (current) current.setPolicy(policyOf(turn));
+    else {
+      const detector = this.turnDetector!;
+      const taker = new TurnTaking(session.clientId, () => detector, policyOf(turn), {
+        onEager: (p) => this.hooks.onTurnEager && void this.chain(session, async () => this.hooks.onTurnEager?.(session, p, session.openText)),
+        onResumed: () => this.hooks.onTurnResumed && void this.chain(session, async () => this.hooks.onTurnResumed?.(session)),
+        endTurn: () => session.endTurn(),
+      }, (err) => this.log.once(`turn:${session.clientId}`, "end-of-turn model failed; the turn ends on eot_timeout (logged once per stream)", { clientId: session.clientId, error: String(err) }));
+      this.turnTakers.set(session, taker);
+      session.useTurns(taker);
+    }
   }
 
   /** Closes the clientId's open utterance now (client `finalize`); false when none was open. */
@@ -154,6 +224,7 @@ export class SessionManager {
     this.sessions.delete(clientId);
     await session.close();
     this.live.delete(session);
+    this.turnTakers.delete(session);
     this.log.forget(`vad:${clientId}`);
     return true;
   }
@@ -183,7 +254,8 @@ export class SessionManager {
   private closeStalled(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
-      if (s.inSpeech && now - s.lastAudioAt >= this.config.stall_timeout * 1000) void s.flush();
+      // A manual stream waits for its finalize however long the pause.
+      if (s.inSpeech && now - s.lastAudioAt >= this.config.stall_timeout * 1000 && this.options(s).segmentation !== "manual") void s.flush("stall");
     }
   }
 
@@ -194,22 +266,21 @@ export class SessionManager {
   private dispatch(session: Session, u: Utterance): void {
     this.utterances++;
     const options = this.options(session);
+    this.hooks.onSpeechStopped && void this.chain(session, async () => this.hooks.onSpeechStopped?.(session, u));
     const result = transcribeGuarded(
       this.engine,
-      { audio: u.audio, language: this.config.language, streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
+      { audio: u.audio, language: options.language ?? this.config.language, prompt: streamPrompt(options), streamKey: u.clientId, prefix: u.prefix, wordTimestamps: options.word_timestamps },
       this.config.guards,
       this.guardCounters,
     );
     result.catch(() => {}); // handled below, in order
     void this.chain(session, () =>
       result.then(
-        (g) => {
-          if (g.ok) this.hooks.onResult(session, u, g.result);
-        },
+        (g) => this.hooks.onResult(session, u, g.ok ? g.result : null),
         (err: Error & { code?: string }) => {
           const code = err.code === "queue_full" ? "queue_full" : "engine_error";
           this.log.error("utterance not transcribed", { clientId: u.clientId, code, error: err.message });
-          this.hooks.onError(session.ownerSocketId, code, `utterance ${u.start.toFixed(2)}-${u.end.toFixed(2)}s not transcribed: ${err.message}`);
+          this.hooks.onError(session, code, `utterance ${u.start.toFixed(2)}-${u.end.toFixed(2)}s not transcribed: ${err.message}`);
         },
       ),
     );
@@ -236,7 +307,8 @@ export class SessionManager {
     }
     const open = session.openUtterance()!;
     this.interims.requested++;
-    const request = { audio: open.audio, language: this.config.language, streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
+    // The same prompt as the final's, so the committed prefix and the keyterms are both kept.
+    const request = { audio: open.audio, language: state.options.language ?? this.config.language, prompt: streamPrompt(state.options), streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
     this.engine.transcribe(request).then(
       (r) => {
         if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;
@@ -262,16 +334,24 @@ export class SessionManager {
 
   /** Runs `step` after everything already chained for the session; tracked for drain(). */
   private chain(session: Session, step: () => Promise<void>): Promise<void> {
-    const prev = this.tails.get(session) ?? Promise.resolve();
-    const next: Promise<void> = prev
-      .then(step)
-      .catch((err) => this.log.error("delivery step failed", { clientId: session.clientId, error: String(err) }))
-      .finally(() => {
-        this.inflight.delete(next);
-        if (this.tails.get(session) === next) this.tails.delete(session);
-      });
-    this.tails.set(session, next);
-    this.inflight.add(next);
-    return next;
+    let order = this.order.get(session);
+    if (!order) this.order.set(session, (order = new Ordered((err) => this.log.error("delivery step failed", { clientId: session.clientId, error: String(err) }))));
+    const done: Promise<void> = order.then(step).finally(() => {
+      this.inflight.delete(done);
+      if (order.size === 0 && this.order.get(session) === order) this.order.delete(session);
+    });
+    this.inflight.add(done);
+    return done;
   }
+}
+
+/**
+ * The stream's prompt: its own text, then its keyterms (last, so Whisper's
+ * prompt budget, which keeps the end, keeps them). undefined: the config's
+ * initial_prompt. It only ever conditions utterances the VAD called speech.
+ */
+export function streamPrompt(o: Pick<StreamOptions, "prompt" | "keyterms">): string | null | undefined {
+  const terms = o.keyterms && o.keyterms.length > 0 ? o.keyterms.join(", ") + "." : "";
+  if (o.prompt == null && !terms) return undefined;
+  return [o.prompt ?? "", terms].filter((x) => x.trim()).join(" ") || null;
 }

@@ -2,7 +2,10 @@ import { StreamBuffer } from "../audio/buffer.ts";
 import type { Config } from "../config/schema.ts";
 import { VAD_FRAME, newVadState, type SileroVad, type VadStreamState } from "../vad/silero.ts";
 import { LocalAgreement } from "./agreement.ts";
-import { Segmenter, type Segment, type SegmenterOptions } from "./segmenter.ts";
+import { Segmenter, type Segment, type SegmenterOptions, type SegmenterTuning } from "./segmenter.ts";
+import type { EndReason } from "../stream/types.ts";
+import type { EndOfTurn } from "../turns/decide.ts";
+import type { ClosedBy, TurnTaking } from "./turn-taking.ts";
 
 /** A finished utterance, ready for the engine. */
 export interface Utterance {
@@ -17,6 +20,10 @@ export interface Utterance {
   prefix: readonly number[];
   /** Closed by the client's `finalize`, not by silence. */
   fromFinalize: boolean;
+  /** What closed it. */
+  endedBy: EndReason;
+  /** Streams with turn_detection "model": why the turn ended (absent for a cut part and in silence mode). */
+  endOfTurn?: EndOfTurn;
 }
 
 /** The speech a stream is in the middle of (for interim hypotheses). */
@@ -70,7 +77,10 @@ export class Session {
   private closed = false;
   private utteranceId = 0;
   private agreement: LocalAgreement;
-  private finalizing = false;
+  /** End-of-turn decisions (turn_detection "model"); null: utterances end on silence alone. */
+  private turns: TurnTaking | null = null;
+  /** What is closing utterances right now, when it is not the VAD's silence. */
+  private closing: EndReason | null = null;
   lastAudioAt = Date.now();
   /** Per-clientId transcript sequence number (delivery order). */
   seq = 0;
@@ -132,9 +142,44 @@ export class Session {
   }
 
   /** Closes open speech now (stream stalled, or ending); waits for pending VAD work first. */
-  async flush(): Promise<void> {
+  async flush(reason: EndReason = "stall"): Promise<void> {
     while (this.pump) await this.pump;
-    this.emit(this.segmenter.flush());
+    this.closeWith(reason);
+  }
+
+  /** Changes segmentation from the next frame on (per-stream options). */
+  tune(t: SegmenterTuning): void {
+    this.segmenter.tune(t);
+  }
+
+  /** Switches end-of-turn decisions on (a TurnTaking) or off (null). */
+  useTurns(t: TurnTaking | null): void {
+    this.turns = t;
+  }
+
+  /** The open turn's newest hypothesis text (interims), for turn_eager. */
+  get openText(): string {
+    return this.segmenter.inSpeech ? this.agreement.latestText : "";
+  }
+
+  /** The model judged the turn complete during a pause: close it now (nothing, if speech came back). */
+  endTurn(): void {
+    if (this.closed) return;
+    this.closing = "turn";
+    try {
+      this.emit(this.segmenter.endTurn());
+    } finally {
+      this.closing = null;
+    }
+  }
+
+  /** Drops the open speech untranscribed (after the audio already sent was scored). */
+  async clear(): Promise<void> {
+    while (this.pump) await this.pump;
+    this.segmenter.discard();
+    this.utteranceId++;
+    this.agreement = new LocalAgreement(this.textOf);
+    this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
   }
 
   /**
@@ -143,14 +188,7 @@ export class Session {
    */
   async finalize(): Promise<boolean> {
     while (this.pump) await this.pump;
-    this.finalizing = true;
-    try {
-      const segments = this.segmenter.flush();
-      this.emit(segments);
-      return segments.length > 0;
-    } finally {
-      this.finalizing = false;
-    }
+    return this.closeWith("finalize") > 0;
   }
 
   /** Resolves when every chunk pushed so far has been through the VAD. */
@@ -161,7 +199,18 @@ export class Session {
   /** Final flush; afterwards the session accepts nothing. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flush();
+    await this.flush("close");
+  }
+
+  private closeWith(reason: EndReason): number {
+    this.closing = reason;
+    try {
+      const segments = this.segmenter.flush();
+      this.emit(segments);
+      return segments.length;
+    } finally {
+      this.closing = null;
+    }
   }
 
   private async run(): Promise<void> {
@@ -186,6 +235,8 @@ export class Session {
       for (let i = 0; i < probs.length; i++) {
         const wasInSpeech = this.segmenter.inSpeech;
         this.emit(this.segmenter.push(probs[i]!, rms[i]!));
+        const signal = this.turns ? this.segmenter.signal : null;
+        if (signal) this.turns!.signal(signal, () => this.buffer.slice(this.segmenter.openStart, this.segmenter.position));
         if (!wasInSpeech && this.segmenter.inSpeech) this.hooks.onSpeechStart?.(this.segmenter.speechOnset / this.opts.sampleRate);
       }
       this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));
@@ -200,14 +251,18 @@ export class Session {
       // Each utterance (and each part of a cut one) starts a fresh agreement.
       this.utteranceId++;
       this.agreement = new LocalAgreement(this.textOf);
+      const by: ClosedBy = s.cut ? "max_duration" : this.closing === "finalize" ? "finalize" : this.closing === "turn" ? "model" : "silence";
+      const endOfTurn = this.turns?.closed(by, "timeout") ?? undefined;
       this.hooks.onUtterance({
+        ...(endOfTurn ? { endOfTurn } : {}),
         clientId: this.clientId,
         audio: this.buffer.slice(s.start, s.end),
         start: s.start / sr,
         end: s.end / sr,
         cut: s.cut,
         prefix,
-        fromFinalize: this.finalizing,
+        fromFinalize: this.closing === "finalize",
+        endedBy: s.cut ? "cut" : (this.closing ?? "silence"),
       });
     }
     if (segments.length > 0) this.buffer.dropBefore(Math.min(this.segmenter.keepFrom, this.queuedTo));

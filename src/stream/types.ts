@@ -3,7 +3,7 @@ import type { TokenAuth } from "../auth/tokens.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { StreamDefaults } from "../config/schema.ts";
-import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../transport/schemas.ts";
+import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload, TurnEagerPayload } from "../transport/schemas.ts";
 
 /**
  * The contract between the front doors (Socket.IO, Deepgram, OpenAI Realtime)
@@ -19,7 +19,7 @@ export type Door = "socketio" | "deepgram" | "openai";
 export type StreamOptions = StreamDefaults;
 
 /** Why an utterance was closed. */
-export type EndReason = "silence" | "finalize" | "cut" | "close" | "stall";
+export type EndReason = "silence" | "finalize" | "cut" | "close" | "stall" | "turn";
 
 /** A closed utterance's result. `text` is "" when nothing usable was said (guards, ≤ 1 character). */
 export interface FinalEvent {
@@ -49,6 +49,10 @@ export interface StreamListener {
   interim?(e: TranscriptionInterimPayload): void;
   speechStarted?(e: SpeechStartedPayload): void;
   speechStopped?(e: SpeechStoppedEvent): void;
+  /** turn_detection "model" with eager_eot_threshold: the turn is probably over (the agent may start replying). */
+  turnEager?(e: TurnEagerPayload): void;
+  /** Speech came back after turnEager: the agent should cancel its early reply. */
+  turnResumed?(e: { client_id: string; seq: number }): void;
   /** An utterance could not be transcribed (engine_error, queue_full), or the stream was taken over. */
   error(code: string, message: string): void;
 }
@@ -93,7 +97,10 @@ export interface LiveStream {
   readonly audioSeconds: number;
   /** 16 kHz mono float samples in [-1, 1]. */
   push(samples: Float32Array): PushResult;
-  /** Closes the open utterance now; resolves once its final (if any) was delivered. False: nothing was open. */
+  /**
+   * Closes the open utterance now, after the audio already pushed was scored;
+   * false: nothing was open. Its final follows: `await settled()` to wait for it.
+   */
   finalize(): Promise<boolean>;
   /** Drops the open (not yet closed) speech without transcribing it. */
   clear(): Promise<void>;

@@ -17,6 +17,18 @@ export const StreamOptionFields = {
   word_timestamps: Type.Optional(Type.Boolean()),
   interim_interval: Type.Optional(Type.Number({ minimum: 0.2, maximum: 5 })),
   vad_events: Type.Optional(Type.Boolean()),
+  /** New, additive: the stream's language (checked against the model), and its segmentation. */
+  language: Type.Optional(Type.Union([Type.String({ minLength: 2, maxLength: 8 }), Type.Null()])),
+  silence_duration: Type.Optional(Type.Union([Type.Number({ minimum: 0.05, maximum: 10 }), Type.Null()])),
+  vad_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()])),
+  /** New, additive: vocabulary and context for the stream's next utterances (limits in the README). */
+  keyterms: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
+  prompt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+  /** New, additive: end of turn by the Smart Turn model (see the README's "Turn detection"). */
+  turn_detection: Type.Optional(Type.Union([Type.Literal("silence"), Type.Literal("model")])),
+  eot_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  eager_eot_threshold: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()])),
+  eot_timeout: Type.Optional(Type.Number({ minimum: 0.3, maximum: 60 })),
 };
 /** Handshake `auth` may carry the options too (beside `token`). */
 export const HandshakeStreamOptions = Type.Object(StreamOptionFields);
@@ -65,7 +77,20 @@ export const TranscriptionPayload = Type.Object({
   // --- live results (only when the stream asked for them) ---
   words: Type.Optional(Type.Array(WordPayload)),
   from_finalize: Type.Optional(Type.Literal(true, { description: "Closed by the client's finalize event." })),
+  end_of_turn: Type.Optional(
+    Type.Object(
+      {
+        probability: Type.Union([Type.Number(), Type.Null()], { description: "Smart Turn's last P(complete) for this turn; null when never scored." }),
+        trigger: Type.Union([Type.Literal("model"), Type.Literal("timeout"), Type.Literal("silence"), Type.Literal("finalize"), Type.Literal("max_duration")]),
+      },
+      { description: 'Only on streams with turn_detection "model": why this turn ended.' },
+    ),
+  ),
 });
+
+/** turn_detection "model" with eager_eot_threshold: the turn is probably over. */
+export const TurnEagerPayload = Type.Object({ client_id: Type.String(), seq: Type.Integer(), text: Type.String(), probability: Type.Number() });
+export const TurnResumedPayload = Type.Object({ client_id: Type.String(), seq: Type.Integer() });
 
 export const ErrorPayload = Type.Object({
   event: Type.String(),
@@ -88,6 +113,7 @@ export type SubscribePayload = Static<typeof SubscribePayload>;
 export type WordPayload = Static<typeof WordPayload>;
 export type TranscriptionInterimPayload = Static<typeof TranscriptionInterimPayload>;
 export type SpeechStartedPayload = Static<typeof SpeechStartedPayload>;
+export type TurnEagerPayload = Static<typeof TurnEagerPayload>;
 export type CleanupConfirmedPayload = Static<typeof CleanupConfirmedPayload>;
 
 /** Error codes sent in `error` events. */
@@ -103,6 +129,7 @@ export type ErrorCode =
   | "queue_full"
   | "max_sessions"
   | "max_subscribers"
+  | "max_subscriptions"
   | "rate_limited"
   | "forbidden"
   | "engine_error"

@@ -1,32 +1,24 @@
 import type { Server, Socket } from "socket.io";
 import { Value } from "@sinclair/typebox/value";
-import type { TSchema, Static } from "@sinclair/typebox";
+import type { TSchema } from "@sinclair/typebox";
 import { decodePcm16, isBinary } from "../audio/pcm.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import type { SessionManager } from "../session/manager.ts";
-import {
-  AudioDataPayload,
-  ClientIdPayload,
-  HandshakeStreamOptions,
-  StreamOptionsPayload,
-  SubscribePayload,
-  type CleanupConfirmedPayload,
-  type ErrorCode,
-} from "./schemas.ts";
+import { AudioDataPayload, ClientIdPayload, HandshakeStreamOptions, StreamOptionsPayload, SubscribePayload, type CleanupConfirmedPayload, type ErrorCode } from "./schemas.ts";
 import { rooms } from "./rooms.ts";
-import type { StreamOptions } from "../session/manager.ts";
-import { AUTH_MESSAGES, handshakeToken, type TokenAuth } from "../auth/tokens.ts";
-import type { Refusal } from "../capacity/capacity.ts";
+import type { TokenAuth } from "../auth/tokens.ts";
 import { FULL_ACCESS, type Action, type Grant } from "../auth/access.ts";
-import { ClientIdClaims } from "./claims.ts";
 import type { PeerAddresses } from "./peers.ts";
+import type { StreamHub } from "../stream/core.ts";
+import type { DoorEvents, LiveStream, StreamOptions } from "../stream/types.ts";
+import { gateConnections, type RefusalReason } from "./gate.ts";
+import { TokenBucket } from "./rate.ts";
+
+export { TokenBucket } from "./rate.ts";
+export type { RefusalReason } from "./gate.ts";
 
 /** Codes added by the operations layer, on top of the protocol's ErrorCode. */
 export type TransportErrorCode = ErrorCode | "unknown_event" | "shutting_down";
-
-/** Reasons a connection is refused (the client's connect_error message starts with the reason). */
-export type RefusalReason = "missing_token" | "invalid_token" | "max_connections" | "max_connections_per_ip" | "shutting_down";
 
 /** Names a client must not be able to trigger on the server socket. */
 const RESERVED_EVENTS = new Set(["connect", "connect_error", "connection", "disconnect", "disconnecting", "error", "newListener", "removeListener"]);
@@ -43,7 +35,8 @@ export interface TransportCounters {
 export interface TransportDeps {
   io: Server;
   config: Config;
-  sessions: SessionManager;
+  /** The stream core: owners, admission, sessions, delivery. */
+  core: StreamHub;
   log: Logger;
   counters: TransportCounters;
   authorize?: AuthorizeClientId;
@@ -53,61 +46,35 @@ export interface TransportDeps {
   isStopping?: () => boolean;
   /** Told about every refused connection (metrics). */
   onRefused?: (reason: RefusalReason) => void;
-  /** Admission control at a new stream's first audio: null admits it. */
-  admit?: (clientId: string, socketId: string) => Refusal | null;
   /** Client addresses for limits.max_connections_per_ip; without it that limit is not applied. */
   peers?: PeerAddresses;
+  /** Per-door counters (this door is "socketio"). */
+  events?: DoorEvents;
 }
 
+/** The seed protocol's option keys: an ack lists these, and the newer ones only once set. */
+const LIVE_KEYS = ["interim_results", "word_timestamps", "interim_interval", "vad_events"] as const;
+
 /**
- * Socket events → session calls. Every payload is validated here; a bad one
- * gets an `error` event back to its sender and touches nothing else.
+ * The Socket.IO front door: socket events → stream core calls. Every payload
+ * is validated here; a bad one gets an `error` event back to its sender and
+ * touches nothing else.
  */
 export function bindSocketHandlers(deps: TransportDeps): void {
-  const { io, config, sessions, log, counters } = deps;
+  const { io, config, core, log, counters } = deps;
   const limits = config.limits;
   const maxChunkSamples = Math.round(limits.max_chunk_seconds * config.sample_rate);
-  const claims = new ClientIdClaims();
-
-  // Connection gate: shutdown, then credentials, then the connection limit.
-  // A refusal reaches the client as connect_error with `message` (and `data.code`).
-  io.use((socket, next) => {
-    const refuse = (reason: RefusalReason, message: string) => {
-      deps.onRefused?.(reason);
-      const err = new Error(message) as Error & { data?: unknown };
-      err.data = { code: reason, message };
-      next(err);
-      // Do not let a refused client hold its transport open until connectTimeout.
-      setTimeout(() => {
-        if (socket.client.conn.readyState === "open" && !io.of("/").sockets.has(socket.id)) socket.client.conn.close();
-      }, 1000).unref?.();
-    };
-    if (deps.isStopping?.()) return refuse("shutting_down", "shutting_down: the server is shutting down; connect to another node");
-    if (deps.auth?.enabled) {
-      const token = handshakeToken(socket.handshake as never);
-      const bad = deps.auth.check(token);
-      if (bad) return refuse(bad, AUTH_MESSAGES[bad]);
-      socket.data.token = token;
-      socket.data.grant = deps.auth.grantFor(token);
-    }
-    if (io.of("/").sockets.size >= limits.max_connections) {
-      return refuse("max_connections", `max_connections: this node is at max_connections (${limits.max_connections}); try again later`);
-    }
-    const address = deps.peers?.addressOf(socket.client.conn);
-    if (address !== undefined && deps.peers!.connections(address) >= limits.max_connections_per_ip) {
-      return refuse("max_connections_per_ip", `max_connections_per_ip: ${limits.max_connections_per_ip} connections from this address already; close some first`);
-    }
-    if (address !== undefined) {
-      deps.peers!.add(address);
-      socket.data.address = address;
-    }
-    next();
-  });
+  gateConnections(io, deps);
 
   io.on("connection", (socket) => {
+    if (socket.data.pendingAddress !== undefined) {
+      deps.peers?.add(socket.data.pendingAddress);
+      socket.data.address = socket.data.pendingAddress;
+    }
     const bucket = new TokenBucket(limits.max_events_per_second, limits.max_events_per_second * 2);
     const fail = (event: string, code: TransportErrorCode, message: string, extra?: { retry_after_ms: number }) => {
       counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
+      deps.events?.error("socketio", code);
       socket.emit("error", { event, code, message, ...extra });
       log.once(`${socket.id}:${code}`, `refused ${event} from socket: ${message}`, { socket: socket.id, code });
     };
@@ -115,22 +82,34 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     // The token's scope first, then the embedder's hook (which knows cleanup as "send").
     const allowed = async (clientId: string, action: Action) =>
       grant.allows(clientId, action) && (deps.authorize ? await deps.authorize(socket, clientId, action === "cleanup" ? "send" : action) : true);
+    const validate = <T>(event: string, schema: TSchema, payload: unknown, expected: string): payload is T => {
+      if (Value.Check(schema, payload)) return true;
+      fail(event, "invalid_payload", describeInvalid(schema, payload, expected));
+      return false;
+    };
 
     socket.emit("connection_status", { status: "connected" });
 
-    // Live-result options: from the handshake (whole socket), then per clientId
-    // through stream_options. Unknown handshake keys are ignored (old clients
-    // may send anything there); a bad value is reported and ignored.
+    // Options: from the handshake (whole socket), then per clientId through
+    // stream_options. Unknown handshake keys are ignored (old clients may send
+    // anything there); a bad value is reported and ignored.
     const socketOptions: Partial<StreamOptions> = {};
     const { token: _token, ...handshakeOptions } = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const picked = Object.fromEntries(Object.entries(handshakeOptions).filter(([k]) => k in HandshakeStreamOptions.properties));
-    if (Value.Check(HandshakeStreamOptions, picked)) Object.assign(socketOptions, picked);
-    else fail("connect", "invalid_payload", describeInvalid(HandshakeStreamOptions, picked, "stream options in the handshake auth"));
+    const pickedBad = Value.Check(HandshakeStreamOptions, picked) ? core.checkOptions(picked) : describeInvalid(HandshakeStreamOptions, picked, "stream options in the handshake auth");
+    if (pickedBad) fail("connect", "invalid_payload", pickedBad);
+    else Object.assign(socketOptions, picked);
     const clientOptions = new Map<string, Partial<StreamOptions>>();
-    const wantsResumeKey = handshakeOptions.resumable === true || typeof handshakeOptions.resumeKey === "string";
+    const resumeKey = typeof handshakeOptions.resumeKey === "string" ? handshakeOptions.resumeKey : undefined;
+    const wantsResumeKey = handshakeOptions.resumable === true || resumeKey !== undefined;
     const joinLiveRooms = async (clientId: string, o: Pick<StreamOptions, "interim_results" | "vad_events">) => {
       await (o.interim_results ? socket.join(rooms.interims(clientId)) : socket.leave(rooms.interims(clientId)));
       await (o.vad_events ? socket.join(rooms.vadEvents(clientId)) : socket.leave(rooms.vadEvents(clientId)));
+    };
+    const ackOptions = (o: StreamOptions) => {
+      const out: Record<string, unknown> = Object.fromEntries(LIVE_KEYS.map((k) => [k, o[k]]));
+      for (const [k, v] of Object.entries(o)) if (!(k in out) && v != null && !(k === "segmentation" && v === "vad")) out[k] = v;
+      return out;
     };
 
     // Every event passes the rate limit first, so a flood costs O(1) per event.
@@ -148,10 +127,20 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     });
 
     // Chunks are handled strictly in arrival order, even when one of them has
-    // to wait for the authorize hook before its session exists.
+    // to wait for the authorize hook before its stream exists.
     let audioChain: Promise<void> = Promise.resolve();
+    let pendingChunks = 0;
     socket.on("audio_data", (payload: unknown) => {
-      audioChain = audioChain.then(() => onAudio(payload)).catch((err) => log.error("audio_data handler failed", { error: String(err) }));
+      // Bounded: chunks waiting behind a slow authorize hook must not pile up without limit.
+      if (pendingChunks >= limits.max_pending_chunks) {
+        counters.refusedPayloads++;
+        return fail("audio_data", "rate_limited", `more than ${limits.max_pending_chunks} audio events waiting to be handled (max_pending_chunks)`);
+      }
+      pendingChunks++;
+      audioChain = audioChain
+        .then(() => onAudio(payload))
+        .catch((err) => log.error("audio_data handler failed", { error: String(err) }))
+        .finally(() => void pendingChunks--);
     });
 
     const onAudio = async (payload: unknown): Promise<void> => {
@@ -176,110 +165,108 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         const limit = pcm.code === "chunk_too_long" ? ` (max_chunk_seconds is ${limits.max_chunk_seconds})` : "";
         return fail("audio_data", pcm.code as ErrorCode, pcm.message + limit);
       }
-      let session = sessions.get(clientId);
-      if (!session || session.ownerSocketId !== socket.id) {
-        if (deps.isStopping?.()) return fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams");
-        if (!(await allowed(clientId, "send"))) return fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`);
-        const started = await claimClientId(clientId);
-        if (!started) return;
-        // A stream refused here must not keep the clientId it just claimed.
-        const unclaim = () => started.fresh && !started.previousOwner && claims.release(clientId, socket.id);
-        // Refused audio is dropped, not queued; later chunks of a refused stream are dropped quietly until retry_after_ms.
-        const busy = session ? null : deps.admit?.(clientId, socket.id);
-        if (busy) {
-          unclaim();
-          return busy.notify ? fail("audio_data", "server_busy", busy.message, { retry_after_ms: busy.retryAfterMs }) : undefined;
-        }
-        const got = sessions.acquire(clientId, socket.id, { ...socketOptions, ...clientOptions.get(clientId) });
-        if (!got.ok) {
-          unclaim();
-          return fail("audio_data", got.code, got.message);
-        }
-        session = got.session;
-        void socket.join(rooms.transcripts(clientId));
-        await joinLiveRooms(clientId, sessions.options(session));
-        // Opt-in: clients of the original server must see no new event type.
-        if (started.fresh && wantsResumeKey) socket.emit("stream_started", { clientId, resumeKey: started.resumeKey });
-      }
-      if (!session.push(pcm.samples)) {
+      const stream = core.streamOf(clientId, socket.id) ?? (await startStream(clientId));
+      if (!stream) return;
+      const pushed = stream.push(pcm.samples);
+      if (!pushed.ok) {
         counters.refusedPayloads++;
-        return fail("audio_data", "buffer_full", `session holds ${session.bufferedSeconds.toFixed(1)} s of audio, limit max_buffered_seconds is ${limits.max_buffered_seconds}`);
+        return fail("audio_data", pushed.code, pushed.message);
       }
       counters.audioSeconds += pcm.samples.length / config.sample_rate;
     };
 
-    /** Makes this socket the clientId's sender (see claims.ts); answers the sender itself when it cannot. */
-    const claimClientId = async (clientId: string) => {
-      if (claims.ownerOf(clientId) !== socket.id && claims.countFor(socket.id) >= limits.max_sessions_per_socket) {
-        fail("audio_data", "max_sessions", `this connection streams ${limits.max_sessions_per_socket} clientIds already (max_sessions_per_socket)`);
-        return null;
-      }
-      const auth = socket.handshake.auth as Record<string, unknown> | undefined;
-      const taken = claims.take(clientId, {
-        socketId: socket.id,
-        resumeKey: typeof auth?.resumeKey === "string" ? auth.resumeKey : undefined,
+    /** Makes this socket the clientId's sender; answers the sender itself when it cannot. */
+    const startStream = async (clientId: string): Promise<LiveStream | null> => {
+      if (deps.isStopping?.()) return void fail("audio_data", "shutting_down", "the server is shutting down and takes no new streams"), null;
+      if (!(await allowed(clientId, "send"))) return void fail("audio_data", "forbidden", `not allowed to send audio for "${clientId}"`), null;
+      // The socket may have gone while the authorize hook ran: it must not claim anything.
+      if (!socket.connected) return null;
+      const opened = await core.open({
+        clientId,
+        connectionId: socket.id,
+        door: "socketio",
+        grant,
         token: socket.data.token,
-        scoped: !grant.all,
+        // Only a per-device token identifies the sender (a fleet token is shared by siblings).
+        scoped: grant.device === clientId,
+        resumeKey,
+        options: { ...socketOptions, ...clientOptions.get(clientId) },
       });
-      if (!taken.ok) {
-        fail("audio_data", "client_id_in_use", `clientId "${clientId}" belongs to another connection while it is connected; use another clientId`);
+      if (!opened.ok) {
+        if (opened.notify !== false) deps.events?.refused("socketio", opened.code);
+        if (opened.code === "server_busy") {
+          // Refused audio is dropped, not queued; later chunks of a refused stream are dropped quietly until retry_after_ms.
+          return opened.notify === false ? null : (fail("audio_data", "server_busy", opened.message, { retry_after_ms: opened.retryAfterMs ?? 1000 }), null);
+        }
+        return void fail("audio_data", opened.code, opened.message), null;
+      }
+      if (opened.previousOwner) io.in(opened.previousOwner).socketsLeave([rooms.transcripts(clientId), rooms.interims(clientId), rooms.vadEvents(clientId)]);
+      await socket.join(rooms.transcripts(clientId));
+      await joinLiveRooms(clientId, opened.stream.options);
+      if (!socket.connected) {
+        // Gone during the joins: the disconnect handler ran before the claim existed.
+        await core.releaseConnection(socket.id);
         return null;
       }
-      if (taken.previousOwner) {
-        // The sender came back on a new connection before the old one timed out:
-        // the old session ends (its speech is still delivered) and the stream goes on here.
-        log.info("sender resumed its clientId on a new connection", { clientId, socket: socket.id });
-        io.in(taken.previousOwner).socketsLeave([rooms.transcripts(clientId), rooms.interims(clientId), rooms.vadEvents(clientId)]);
-        await sessions.release(clientId);
-      }
-      return taken;
+      if (opened.fresh) deps.events?.streamOpened("socketio");
+      // Opt-in: clients of the original server must see no new event type.
+      if (opened.fresh && wantsResumeKey) socket.emit("stream_started", { clientId, resumeKey: opened.resumeKey });
+      return opened.stream;
     };
 
     socket.on("stream_options", async (payload: unknown, ack?: unknown) => {
       const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
-      if (!Value.Check(StreamOptionsPayload, payload)) {
-        fail("stream_options", "invalid_payload", describeInvalid(StreamOptionsPayload, payload, "{clientId, interim_results?, word_timestamps?, interim_interval?, vad_events?}"));
-        return reply?.({ ok: false, code: "invalid_payload" });
-      }
+      const expected = "{clientId, interim_results?, word_timestamps?, interim_interval?, vad_events?, language?, silence_duration?, vad_threshold?}";
+      if (!validate<typeof StreamOptionsPayload.static>("stream_options", StreamOptionsPayload, payload, expected)) return reply?.({ ok: false, code: "invalid_payload" });
       const { clientId, ...options } = payload;
-      const session = sessions.get(clientId);
-      if (session && session.ownerSocketId !== socket.id) {
+      const owner = core.ownerOf(clientId);
+      if (owner !== undefined && owner !== socket.id) {
         fail("stream_options", "client_id_in_use", `clientId "${clientId}" is streaming from another connection`);
         return reply?.({ ok: false, code: "client_id_in_use" });
       }
+      const bad = core.checkOptions(options);
+      if (bad) {
+        fail("stream_options", "invalid_payload", bad);
+        return reply?.({ ok: false, code: "invalid_payload" });
+      }
+      if (!clientOptions.has(clientId) && clientOptions.size >= limits.max_subscriptions_per_socket) {
+        fail("stream_options", "max_subscriptions", `options kept for ${limits.max_subscriptions_per_socket} clientIds on this connection already (max_subscriptions_per_socket)`);
+        return reply?.({ ok: false, code: "max_subscriptions" });
+      }
       clientOptions.set(clientId, { ...clientOptions.get(clientId), ...options });
-      const effective = session ? sessions.setOptions(session, options) : { ...config.streams, ...socketOptions, ...clientOptions.get(clientId) };
-      if (session) await joinLiveRooms(clientId, effective);
-      reply?.({ ok: true, clientId, options: effective });
+      const stream = core.streamOf(clientId, socket.id);
+      const effective = stream ? stream.setOptions(options) : { ...config.streams, ...socketOptions, ...clientOptions.get(clientId) };
+      if (stream) await joinLiveRooms(clientId, effective);
+      reply?.({ ok: true, clientId, options: ackOptions(effective) });
     });
 
     socket.on("finalize", async (payload: unknown, ack?: unknown) => {
       const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
-      if (!Value.Check(ClientIdPayload, payload)) {
-        fail("finalize", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
-        return reply?.({ ok: false, code: "invalid_payload" });
-      }
-      const session = sessions.get(payload.clientId);
-      if (session && session.ownerSocketId !== socket.id) {
+      if (!validate<ClientIdPayload>("finalize", ClientIdPayload, payload, "{clientId: string}")) return reply?.({ ok: false, code: "invalid_payload" });
+      const owner = core.ownerOf(payload.clientId);
+      if (owner !== undefined && owner !== socket.id) {
         fail("finalize", "forbidden", `only the socket streaming "${payload.clientId}" may finalize it`);
         return reply?.({ ok: false, code: "forbidden" });
       }
-      // Wait for chunks of this socket still on their way into the session.
+      // Wait for chunks of this socket still on their way into the stream.
       await audioChain;
-      const finalized = await sessions.finalize(payload.clientId);
+      const finalized = (await core.streamOf(payload.clientId, socket.id)?.finalize()) ?? false;
       reply?.({ ok: true, clientId: payload.clientId, finalized });
     });
 
     socket.on("subscribe_transcripts", async (payload: unknown, ack?: unknown) => {
       const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
-      if (!Value.Check(SubscribePayload, payload)) {
-        fail("subscribe_transcripts", "invalid_payload", describeInvalid(SubscribePayload, payload, "{clientId: string, interim_results?: boolean, vad_events?: boolean}"));
-        return reply?.({ ok: false, code: "invalid_payload" });
-      }
+      const expected = "{clientId: string, interim_results?: boolean, vad_events?: boolean}";
+      if (!validate<typeof SubscribePayload.static>("subscribe_transcripts", SubscribePayload, payload, expected)) return reply?.({ ok: false, code: "invalid_payload" });
       const { clientId } = payload;
       if (!(await allowed(clientId, "subscribe"))) {
         fail("subscribe_transcripts", "forbidden", `not allowed to subscribe to "${clientId}"`);
         return reply?.({ ok: false, code: "forbidden" });
+      }
+      const subscribed = [...socket.rooms].filter((r) => r.startsWith(rooms.transcripts(""))).length;
+      if (!socket.rooms.has(rooms.transcripts(clientId)) && subscribed >= limits.max_subscriptions_per_socket) {
+        fail("subscribe_transcripts", "max_subscriptions", `this connection is subscribed to ${limits.max_subscriptions_per_socket} clientIds already (max_subscriptions_per_socket)`);
+        return reply?.({ ok: false, code: "max_subscriptions" });
       }
       const room = io.sockets.adapter.rooms.get(rooms.transcripts(clientId));
       if (!room?.has(socket.id) && (room?.size ?? 0) >= limits.max_subscribers_per_room) {
@@ -293,12 +280,9 @@ export function bindSocketHandlers(deps: TransportDeps): void {
 
     socket.on("unsubscribe_transcripts", async (payload: unknown, ack?: unknown) => {
       const reply = typeof ack === "function" ? (ack as (r: unknown) => void) : undefined;
-      if (!Value.Check(ClientIdPayload, payload)) {
-        fail("unsubscribe_transcripts", "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
-        return reply?.({ ok: false, code: "invalid_payload" });
-      }
+      if (!validate<ClientIdPayload>("unsubscribe_transcripts", ClientIdPayload, payload, "{clientId: string}")) return reply?.({ ok: false, code: "invalid_payload" });
       // The audio sender stays in its own room: it must keep receiving its transcripts.
-      if (claims.ownerOf(payload.clientId) !== socket.id) {
+      if (core.ownerOf(payload.clientId) !== socket.id) {
         await socket.leave(rooms.transcripts(payload.clientId));
         await joinLiveRooms(payload.clientId, { interim_results: false, vad_events: false });
       }
@@ -306,32 +290,31 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     });
 
     const dropClient = async (event: string, payload: unknown): Promise<string[] | null> => {
-      if (!Value.Check(ClientIdPayload, payload)) {
-        fail(event, "invalid_payload", describeInvalid(ClientIdPayload, payload, "{clientId: string}"));
-        return null;
-      }
+      if (!validate<ClientIdPayload>(event, ClientIdPayload, payload, "{clientId: string}")) return null;
       const { clientId } = payload;
-      const session = sessions.get(clientId);
-      const mine = claims.ownerOf(clientId) === socket.id;
+      // Audio of this socket still on its way in belongs to the stream being ended, not to a new one.
+      await audioChain;
+      const mine = core.ownerOf(clientId) === socket.id;
+      const live = core.streamOf(clientId, socket.id) !== undefined || (!mine && core.ownerOf(clientId) !== undefined);
       // A sender may always end its own stream; anyone else needs the cleanup right
-      // (the hook is asked only when there is someone else's session to end, as before).
-      if (!mine && (!grant.allows(clientId, "cleanup") || (session && !(await allowed(clientId, "cleanup"))))) {
+      // (the hook is asked only when there is someone else's stream to end, as before).
+      if (!mine && (!grant.allows(clientId, "cleanup") || (live && !(await allowed(clientId, "cleanup"))))) {
         fail(event, "forbidden", `not allowed to clean up "${clientId}"`);
         return null;
       }
+      if (mine) {
+        const had = core.streamOf(clientId, socket.id) !== undefined;
+        await core.release(clientId, socket.id);
+        return had ? [clientId] : [];
+      }
       // Only the sender's own cleanup frees the clientId; someone else's just ends the session.
-      if (mine) claims.release(clientId, socket.id);
-      return (await sessions.release(clientId)) ? [clientId] : [];
+      return (await core.end(clientId)) ? [clientId] : [];
     };
 
     socket.on("cleanup_client", async (payload: unknown) => {
       const cleaned = await dropClient("cleanup_client", payload);
       if (cleaned === null) return;
-      const reply: CleanupConfirmedPayload = {
-        clientId: (payload as { clientId: string }).clientId,
-        cleanedSessions: cleaned,
-        timestamp: Date.now() / 1000,
-      };
+      const reply: CleanupConfirmedPayload = { clientId: (payload as ClientIdPayload).clientId, cleanedSessions: cleaned, timestamp: Date.now() / 1000 };
       socket.emit("cleanup_confirmed", reply);
     });
 
@@ -342,8 +325,7 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     socket.on("disconnect", async () => {
       log.forget(`${socket.id}:`);
       if (socket.data.address !== undefined) deps.peers?.remove(socket.data.address);
-      claims.releaseSocket(socket.id);
-      await Promise.all(sessions.ownedBy(socket.id).map((id) => sessions.release(id)));
+      await core.releaseConnection(socket.id);
     });
   });
 }
@@ -353,25 +335,3 @@ function describeInvalid(schema: TSchema, payload: unknown, expected: string): s
   const where = first?.path ? ` at ${first.path}: ${first.message}` : "";
   return `expected ${expected}${where}`;
 }
-
-/** Per-socket event budget: `rate` per second, bursts up to `burst`. */
-export class TokenBucket {
-  private tokens: number;
-  private last = performance.now();
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-  ) {
-    this.tokens = burst;
-  }
-  take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
-export type { Static };

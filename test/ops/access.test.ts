@@ -18,6 +18,7 @@ import { connectOrError } from "./support.ts";
 const FULL = "full-access-token";
 const SCOPED_A = "scoped-to-a-token";
 const WATCHER = "subscribe-only-token";
+const DEVICE = "one-device-token-a-mic";
 
 let scoped: Harness; // auth.tokens set
 let open: Harness; // no tokens
@@ -44,6 +45,7 @@ beforeAll(async () => {
         FULL,
         { token: SCOPED_A, clientIds: ["a-*"], can: ["send", "subscribe", "cleanup"] },
         { token: WATCHER, clientIds: ["*"], can: ["subscribe"] },
+        { token: DEVICE, clientIds: ["a-mic"], can: ["send"] },
       ],
     },
   });
@@ -99,15 +101,21 @@ describe("scoped tokens", () => {
     expect((await confirmed).cleanedSessions).toEqual(["b-1"]);
   });
 
-  test("a scoped sender on a new connection takes its clientId back with the same token", async () => {
-    const old = await sock(scoped, { auth: { token: SCOPED_A } });
+  test("a per-device token's sender on a new connection takes its clientId back; a fleet token's sibling cannot", async () => {
+    const old = await sock(scoped, { auth: { token: DEVICE } });
     const monitor = await sock(scoped, { auth: { token: FULL } });
     await monitor.emitWithAck("subscribe_transcripts", { clientId: "a-mic" });
     const heard = collect<TranscriptionPayload>(monitor, "transcription");
     await streamPcm(old, first, { clientId: "a-mic" });
     await waitFor(() => heard.length >= 1, 30_000, "first transcript");
     // `old` is still connected (as a half-open connection would be until its ping timeout).
-    const again = await sock(scoped, { auth: { token: SCOPED_A } });
+    // A sibling holding the fleet token a-* may stream a-* clientIds, but not take this live one.
+    const sibling = await sock(scoped, { auth: { token: SCOPED_A } });
+    const siblingErrors = collect<ErrorPayload>(sibling, "error");
+    sibling.emit("audio_data", { clientId: "a-mic", audioData: new Int16Array(1600).buffer });
+    await waitFor(() => siblingErrors.length >= 1, 5000, "the sibling's refusal");
+    expect(codes(siblingErrors)).toEqual([["audio_data", "client_id_in_use"]]);
+    const again = await sock(scoped, { auth: { token: DEVICE } });
     const errors = collect<ErrorPayload>(again, "error");
     await streamPcm(again, second, { clientId: "a-mic" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");

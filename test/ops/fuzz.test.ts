@@ -19,6 +19,7 @@ import { SHARED_AUDIO, JFK_TEXT, concat, decodeToPcm16, silence, wordErrorRate }
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { metric, rssMb, scrape } from "./support.ts";
+import { rng } from "../support/random.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 500490741);
 const ROUNDS = 4;
@@ -42,22 +43,6 @@ afterAll(async () => {
   await h.stop();
 });
 
-/** mulberry32 */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-  };
-}
 type Rng = ReturnType<typeof rng>;
 
 const EVENTS = ["audio_data", "subscribe_transcripts", "unsubscribe_transcripts", "cleanup_client", "client_disconnected"] as const;

@@ -11,22 +11,37 @@ function need(cmd: string, pkg: string): void {
 
 /** Decodes any audio file to 16 kHz mono PCM16 with ffmpeg. */
 export async function decodeToPcm16(path: string): Promise<Int16Array> {
+  const bytes = await decodeToRaw(path, "s16le", 16000);
+  return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+}
+
+/** Decodes any audio file to raw mono samples with ffmpeg: s16le, or G.711 (mulaw, alaw) bytes, at `rate`. */
+export async function decodeToRaw(path: string, format: "s16le" | "mulaw" | "alaw", rate: number): Promise<Uint8Array> {
   need("ffmpeg", "ffmpeg");
   if (!(await Bun.file(path).exists())) throw new Error(`audio clip missing: ${path} (expected ../shared/audio beside the repo, or set STT_SHARED_AUDIO)`);
-  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "16000", "-"], {
+  const p = Bun.spawn(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-f", format, "-ac", "1", "-ar", String(rate), "-"], {
     stdout: "pipe",
     stderr: "pipe",
   });
   const buf = await new Response(p.stdout).arrayBuffer();
   if ((await p.exited) !== 0) throw new Error(`ffmpeg failed on ${path}: ${await new Response(p.stderr).text()}`);
-  return new Int16Array(buf);
+  return new Uint8Array(buf);
 }
 
 /** Speech synthesized with espeak-ng, 16 kHz mono PCM16. */
-export async function speak(text: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+export function speak(text: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+  return espeak([text], voice, speed);
+}
+
+/** Speech from SSML (espeak-ng -m), e.g. with <break time="700ms"/> inside a sentence; 16 kHz mono PCM16. */
+export function speakSsml(ssml: string, voice = "en-us", speed = 160): Promise<Int16Array> {
+  return espeak(["-m", ssml], voice, speed);
+}
+
+async function espeak(input: string[], voice: string, speed: number): Promise<Int16Array> {
   need("espeak-ng", "espeak-ng");
   const tmp = `/tmp/stt-espeak-${process.pid}-${Math.random().toString(36).slice(2)}.wav`;
-  const p = Bun.spawn(["espeak-ng", "-v", voice, "-s", String(speed), "-w", tmp, text], { stderr: "pipe" });
+  const p = Bun.spawn(["espeak-ng", "-v", voice, "-s", String(speed), "-w", tmp, ...input], { stderr: "pipe" });
   if ((await p.exited) !== 0) throw new Error(`espeak-ng failed: ${await new Response(p.stderr).text()}`);
   try {
     return await decodeToPcm16(tmp);

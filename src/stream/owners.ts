@@ -1,7 +1,9 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
- * Which socket a clientId's audio belongs to. A claim outlives the session
+ * Which connection a clientId's audio belongs to: the one owner record of the
+ * stream core (admission and delivery ask it, not the sessions). Connections
+ * of every door are named alike ("<socket id>", "dg:<uuid>", "oa:<uuid>"). A claim outlives the session
  * (a cleanup_client from a monitor, an idle reap): it lasts as long as the
  * sending socket is connected, so nobody else can start streaming as that
  * clientId and be heard by its monitors. The owner gives it up by disconnecting
@@ -33,7 +35,7 @@ export type TakeResult =
   | { ok: true; resumeKey: string; fresh: boolean; previousOwner?: string }
   | { ok: false };
 
-export class ClientIdClaims {
+export class ClientIdOwners {
   private readonly byId = new Map<string, Claim>();
   private readonly bySocket = new Map<string, Set<string>>();
 
@@ -72,8 +74,8 @@ export class ClientIdClaims {
     this.bySocket.get(socketId)?.delete(clientId);
   }
 
-  /** The socket disconnected: every claim it holds is free again. */
-  releaseSocket(socketId: string): string[] {
+  /** The connection closed: every claim it holds is free again. */
+  releaseConnection(socketId: string): string[] {
     const ids = [...(this.bySocket.get(socketId) ?? [])];
     for (const id of ids) this.byId.delete(id);
     this.bySocket.delete(socketId);
