@@ -116,27 +116,37 @@ ARCH=${STT_CUDA_ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader
 ARCH=${ARCH:-9.0}
 JOBS=$(nproc)
 
-# cuBLAS: headers and libcublas.so.<major> from the toolkit, else from the
-# nvidia-cublas Python package (CTranslate2 loads cuBLAS at run time).
-CUBLAS_INC=$CUDA_ROOT/include
+# Headers of the CUDA libraries CTranslate2 includes (cuBLAS, cuRAND) and
+# libcublas.so.<major> (loaded at run time): from the toolkit, else from the
+# NVIDIA Python packages (nvidia/cu13/{include,lib} for CUDA 13 wheels,
+# nvidia/<library>/{include,lib} for CUDA 12 ones).
+py_nvidia_dirs() {
+  python3 - "$1" <<'PY' 2>/dev/null || true
+import glob, os, sys
+seen = set()
+for p in sys.path:
+    for hit in sorted(glob.glob(os.path.join(p, "nvidia", "*", sys.argv[1]))):
+        d = os.path.dirname(os.path.dirname(hit)) if "/" in sys.argv[1] else os.path.dirname(hit)
+        if d not in seen:
+            seen.add(d)
+            print(d)
+PY
+}
+EXTRA_INC=""
+for h in cublas_v2.h curand_kernel.h; do
+  [ -f "$CUDA_ROOT/include/$h" ] && continue
+  d=$(py_nvidia_dirs "include/$h" | head -1)
+  [ -n "$d" ] || missing "$h" "install the CUDA toolkit's development headers (or the NVIDIA Python package that carries them)"
+  case " $EXTRA_INC " in *" -I$d/include "*) ;; *) EXTRA_INC="$EXTRA_INC -I$d/include" ;; esac
+done
 CUBLAS_LIB=""
 for d in "$CUDA_ROOT/lib64" "$CUDA_ROOT/lib" "$CUDA_ROOT/targets/x86_64-linux/lib"; do
   ls "$d"/libcublas.so.* >/dev/null 2>&1 && CUBLAS_LIB=$d && break
 done
-# The wheels lay it out as nvidia/cu13/{include,lib} (CUDA 13) or nvidia/cublas/{include,lib} (12).
-py_cublas=$(python3 - <<'PY' 2>/dev/null || true
-import glob, os, sys
-for p in sys.path:
-    for lib in sorted(glob.glob(os.path.join(p, "nvidia", "*", "lib", "libcublas.so.*")), reverse=True):
-        print(os.path.dirname(os.path.dirname(lib)))
-        raise SystemExit
-PY
-)
-if [ ! -f "$CUBLAS_INC/cublas_v2.h" ] && [ -n "$py_cublas" ] && [ -f "$py_cublas/include/cublas_v2.h" ]; then CUBLAS_INC=$py_cublas/include; fi
-if [ -z "$CUBLAS_LIB" ] && [ -n "$py_cublas" ]; then CUBLAS_LIB=$py_cublas/lib; fi
-[ -f "$CUBLAS_INC/cublas_v2.h" ] || missing "cublas_v2.h" "install the CUDA toolkit's cuBLAS or the nvidia-cublas Python package"
-[ -n "$CUBLAS_LIB" ] || missing "libcublas.so" "install the CUDA toolkit's cuBLAS or the nvidia-cublas Python package"
-log "cuda $CUDA_ROOT, arch $ARCH, cublas headers $CUBLAS_INC, libs $CUBLAS_LIB, $JOBS jobs"
+[ -n "$CUBLAS_LIB" ] || CUBLAS_LIB=$(py_nvidia_dirs "lib/libcublas.so.*" | head -1)/lib
+ls "$CUBLAS_LIB"/libcublas.so.* >/dev/null 2>&1 || missing "libcublas.so" "install the CUDA toolkit's cuBLAS or the nvidia-cublas Python package"
+EXTRA_INC=${EXTRA_INC# }
+log "cuda $CUDA_ROOT, arch $ARCH, extra headers ${EXTRA_INC:-none}, cuBLAS libs $CUBLAS_LIB, $JOBS jobs"
 
 # --- 2. CTranslate2 ------------------------------------------------------------
 SRC=$WORK/ct2rs/CTranslate2
@@ -149,7 +159,7 @@ if [ ! -f "$PREFIX/lib/libctranslate2.so" ]; then
   # Probe that with one thrust+cub kernel file first (seconds, not the whole
   # build); if CUDA 13's nvcc rejects it, build against the toolkit's own CCCL.
   if [ ! -f "$WORK/cccl.choice" ]; then
-    probe="$NVCC -std=c++17 -arch=sm_${ARCH/./} -c $SRC/src/cuda/primitives.cu -o $WORK/probe.o -DCT2_WITH_CUDA -I$SRC/include -I$SRC/src -I$SRC/third_party/thrust/cub -I$SRC/third_party/thrust/thrust -I$SRC/third_party/thrust/libcudacxx/include -I$SRC/third_party/cutlass/include -I$CUBLAS_INC -I$SRC/third_party/spdlog/include"
+    probe="$NVCC -std=c++17 -arch=sm_${ARCH/./} -c $SRC/src/cuda/primitives.cu -o $WORK/probe.o -DCT2_WITH_CUDA -I$SRC/include -I$SRC/src -I$SRC/third_party/thrust/cub -I$SRC/third_party/thrust/thrust -I$SRC/third_party/thrust/libcudacxx/include -I$SRC/third_party/cutlass/include $EXTRA_INC -I$SRC/third_party/spdlog/include"
     if STEP_MAY_FAIL=1 step cccl-probe 240 bash -c "$probe"; then echo vendored >"$WORK/cccl.choice"; fi
   fi
   if [ "$(cat "$WORK/cccl.choice" 2>/dev/null)" != vendored ]; then
@@ -162,7 +172,7 @@ if [ ! -f "$PREFIX/lib/libctranslate2.so" ]; then
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
       -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
       -DWITH_CUDA=ON -DWITH_CUDNN=OFF -DCUDA_DYNAMIC_LOADING=ON -DCUDA_ARCH_LIST="$ARCH" \
-      -DCUDA_TOOLKIT_ROOT_DIR="$CUDA_ROOT" -DCUDA_NVCC_FLAGS="-I$CUBLAS_INC" -DCMAKE_CXX_FLAGS="-I$CUBLAS_INC" \
+      -DCUDA_TOOLKIT_ROOT_DIR="$CUDA_ROOT" -DCUDA_NVCC_FLAGS="${EXTRA_INC// /;}" -DCMAKE_CXX_FLAGS="$EXTRA_INC" \
       -DWITH_MKL=OFF -DWITH_DNNL=OFF -DWITH_RUY=OFF -DOPENMP_RUNTIME=NONE \
       -DBUILD_CLI=OFF -DBUILD_TESTS=OFF
   fi
