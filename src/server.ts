@@ -28,6 +28,7 @@ import { createStreamCore, type StreamHub } from "./stream/core.ts";
 import type { WebSocketDoor } from "./doors/websocket.ts";
 import { deepgramDoor } from "./doors/deepgram/index.ts";
 import { realtimeDoor } from "./doors/openai/index.ts";
+import { fluxDoor } from "./doors/flux/index.ts";
 import type { DoorContext } from "./stream/types.ts";
 import { lazySmartTurn } from "./turns/lazy.ts";
 
@@ -124,7 +125,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     if (config.redis_url) parts.cluster = await joinCluster(io, config.redis_url, log);
     const transport = attachSockets({ config, io, corsOrigin, peers, core, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
     const doorContext: DoorContext = { core, config, auth, log, events: metrics.doors };
-    const doors = [deepgramDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
+    const doors = [deepgramDoor(doorContext), fluxDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
     const context: HttpContext = {
       config,
       io,

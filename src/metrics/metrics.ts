@@ -192,7 +192,7 @@ export class ServerMetrics {
       help: "Seconds of audio transcribed through POST /v1/audio/transcriptions (not in stt_audio_seconds_total, which counts streams).",
       registers,
     });
-    const streams = new Counter({ name: "stt_door_streams_total", help: "Streams opened, by front door (socketio, deepgram, openai).", labelNames: ["door"], registers });
+    const streams = new Counter({ name: "stt_door_streams_total", help: "Streams opened, by front door (socketio, deepgram, flux, openai).", labelNames: ["door"], registers });
     const refused = new Counter({ name: "stt_door_refusals_total", help: "Streams or connections refused by a front door, by door and code.", labelNames: ["door", "code"], registers });
     const errors = new Counter({ name: "stt_door_errors_total", help: "Errors sent to clients by a front door, by door and code.", labelNames: ["door", "code"], registers });
     this.doors = {
