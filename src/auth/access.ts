@@ -18,17 +18,25 @@ export type TokenEntry = string | ScopedToken;
 export interface Grant {
   /** True for a plain string token (or an open server): no scope applies. */
   readonly all: boolean;
+  /**
+   * The one clientId a per-device token names (no wildcard), else null. Only
+   * such a token identifies its sender: a fleet token ("mic-*") is shared by
+   * siblings, so for it the resume key, not the token, is the identity.
+   */
+  readonly device: string | null;
   allows(clientId: string, action: Action): boolean;
 }
 
-export const FULL_ACCESS: Grant = { all: true, allows: () => true };
+export const FULL_ACCESS: Grant = { all: true, device: null, allows: () => true };
 
 export function grantOf(entry: TokenEntry): Grant {
   if (typeof entry === "string") return FULL_ACCESS;
   const patterns = entry.clientIds.map(globToRegExp);
   const can = new Set(entry.can);
+  const one = entry.clientIds.length === 1 && !/[*?]/.test(entry.clientIds[0]!) ? entry.clientIds[0]! : null;
   return {
     all: false,
+    device: one,
     allows: (clientId, action) => can.has(action) && patterns.some((p) => p.test(clientId)),
   };
 }

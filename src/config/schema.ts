@@ -20,6 +20,8 @@ export const LimitsSchema = Type.Object(
     max_connections: Type.Integer({ default: 10_000, minimum: 1, description: "Concurrent Socket.IO connections on this node; more are refused at connect." }),
     max_connections_per_ip: Type.Integer({ default: 256, minimum: 1, description: "Concurrent Socket.IO connections from one client address (behind a proxy: the proxy's)." }),
     max_sessions_per_socket: Type.Integer({ default: 16, minimum: 1, description: "clientIds one connection may stream audio for at once." }),
+    max_subscriptions_per_socket: Type.Integer({ default: 256, minimum: 1, description: "clientIds one connection may subscribe to, or keep stream_options for, at once." }),
+    max_pending_chunks: Type.Integer({ default: 64, minimum: 1, description: "Audio events of one connection waiting to be handled (behind an authorize hook); more are refused." }),
     max_upload_bytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1024, description: "Largest request body of POST /v1/audio/transcriptions (multipart included), chunked or not." }),
     max_file_seconds: Seconds(3600, 1, 86_400, "Longest audio the file endpoint transcribes; longer files are refused (413)."),
     file_decode_timeout_seconds: Seconds(120, 0.05, 3600, "ffmpeg is killed when decoding an upload takes longer."),

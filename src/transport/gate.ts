@@ -37,10 +37,9 @@ export function gateConnections(io: Server, deps: TransportDeps): void {
     if (address !== undefined && deps.peers!.connections(address) >= limits.max_connections_per_ip) {
       return refuse("max_connections_per_ip", `max_connections_per_ip: ${limits.max_connections_per_ip} connections from this address already; close some first`);
     }
-    if (address !== undefined) {
-      deps.peers!.add(address);
-      socket.data.address = address;
-    }
+    // Counted once the socket is connected (the "connection" handler), so a
+    // socket that dies before that leaves no count behind.
+    if (address !== undefined) socket.data.pendingAddress = address;
     next();
   });
 }

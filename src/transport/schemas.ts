@@ -129,6 +129,7 @@ export type ErrorCode =
   | "queue_full"
   | "max_sessions"
   | "max_subscribers"
+  | "max_subscriptions"
   | "rate_limited"
   | "forbidden"
   | "engine_error"

@@ -67,6 +67,10 @@ export function bindSocketHandlers(deps: TransportDeps): void {
   gateConnections(io, deps);
 
   io.on("connection", (socket) => {
+    if (socket.data.pendingAddress !== undefined) {
+      deps.peers?.add(socket.data.pendingAddress);
+      socket.data.address = socket.data.pendingAddress;
+    }
     const bucket = new TokenBucket(limits.max_events_per_second, limits.max_events_per_second * 2);
     const fail = (event: string, code: TransportErrorCode, message: string, extra?: { retry_after_ms: number }) => {
       counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1);
@@ -125,8 +129,18 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     // Chunks are handled strictly in arrival order, even when one of them has
     // to wait for the authorize hook before its stream exists.
     let audioChain: Promise<void> = Promise.resolve();
+    let pendingChunks = 0;
     socket.on("audio_data", (payload: unknown) => {
-      audioChain = audioChain.then(() => onAudio(payload)).catch((err) => log.error("audio_data handler failed", { error: String(err) }));
+      // Bounded: chunks waiting behind a slow authorize hook must not pile up without limit.
+      if (pendingChunks >= limits.max_pending_chunks) {
+        counters.refusedPayloads++;
+        return fail("audio_data", "rate_limited", `more than ${limits.max_pending_chunks} audio events waiting to be handled (max_pending_chunks)`);
+      }
+      pendingChunks++;
+      audioChain = audioChain
+        .then(() => onAudio(payload))
+        .catch((err) => log.error("audio_data handler failed", { error: String(err) }))
+        .finally(() => void pendingChunks--);
     });
 
     const onAudio = async (payload: unknown): Promise<void> => {
@@ -173,7 +187,8 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         door: "socketio",
         grant,
         token: socket.data.token,
-        scoped: !grant.all,
+        // Only a per-device token identifies the sender (a fleet token is shared by siblings).
+        scoped: grant.device === clientId,
         resumeKey,
         options: { ...socketOptions, ...clientOptions.get(clientId) },
       });
@@ -214,6 +229,10 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         fail("stream_options", "invalid_payload", bad);
         return reply?.({ ok: false, code: "invalid_payload" });
       }
+      if (!clientOptions.has(clientId) && clientOptions.size >= limits.max_subscriptions_per_socket) {
+        fail("stream_options", "max_subscriptions", `options kept for ${limits.max_subscriptions_per_socket} clientIds on this connection already (max_subscriptions_per_socket)`);
+        return reply?.({ ok: false, code: "max_subscriptions" });
+      }
       clientOptions.set(clientId, { ...clientOptions.get(clientId), ...options });
       const stream = core.streamOf(clientId, socket.id);
       const effective = stream ? stream.setOptions(options) : { ...config.streams, ...socketOptions, ...clientOptions.get(clientId) };
@@ -244,6 +263,11 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         fail("subscribe_transcripts", "forbidden", `not allowed to subscribe to "${clientId}"`);
         return reply?.({ ok: false, code: "forbidden" });
       }
+      const subscribed = [...socket.rooms].filter((r) => r.startsWith(rooms.transcripts(""))).length;
+      if (!socket.rooms.has(rooms.transcripts(clientId)) && subscribed >= limits.max_subscriptions_per_socket) {
+        fail("subscribe_transcripts", "max_subscriptions", `this connection is subscribed to ${limits.max_subscriptions_per_socket} clientIds already (max_subscriptions_per_socket)`);
+        return reply?.({ ok: false, code: "max_subscriptions" });
+      }
       const room = io.sockets.adapter.rooms.get(rooms.transcripts(clientId));
       if (!room?.has(socket.id) && (room?.size ?? 0) >= limits.max_subscribers_per_room) {
         fail("subscribe_transcripts", "max_subscribers", `room "${clientId}" is at max_subscribers_per_room (${limits.max_subscribers_per_room})`);
@@ -268,6 +292,8 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     const dropClient = async (event: string, payload: unknown): Promise<string[] | null> => {
       if (!validate<ClientIdPayload>(event, ClientIdPayload, payload, "{clientId: string}")) return null;
       const { clientId } = payload;
+      // Audio of this socket still on its way in belongs to the stream being ended, not to a new one.
+      await audioChain;
       const mine = core.ownerOf(clientId) === socket.id;
       const live = core.streamOf(clientId, socket.id) !== undefined || (!mine && core.ownerOf(clientId) !== undefined);
       // A sender may always end its own stream; anyone else needs the cleanup right
@@ -276,8 +302,6 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         fail(event, "forbidden", `not allowed to clean up "${clientId}"`);
         return null;
       }
-      // Audio of this socket still on its way in belongs to the stream being ended, not to a new one.
-      await audioChain;
       if (mine) {
         const had = core.streamOf(clientId, socket.id) !== undefined;
         await core.release(clientId, socket.id);

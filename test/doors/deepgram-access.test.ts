@@ -14,6 +14,7 @@ setDefaultTimeout(180_000);
 
 const SCOPED = "scoped-dg-key-0001";
 const MONITOR = "monitor-key-00001";
+const DEVICE = "one-device-key-room7";
 let first: Int16Array;
 
 beforeAll(async () => {
@@ -25,7 +26,9 @@ describe("scoped tokens and clientIds", () => {
   let h: Harness;
   const sockets: Socket[] = [];
   beforeAll(async () => {
-    h = await startServer({ auth: { tokens: [{ token: SCOPED, clientIds: ["dg-*", "room-*"], can: ["send"] }, MONITOR] } as never });
+    h = await startServer({
+      auth: { tokens: [{ token: SCOPED, clientIds: ["dg-*", "room-*"], can: ["send"] }, { token: DEVICE, clientIds: ["room-7"], can: ["send"] }, MONITOR] } as never,
+    });
   });
   afterAll(async () => {
     for (const s of sockets) s.close();
@@ -41,14 +44,17 @@ describe("scoped tokens and clientIds", () => {
     expect(other.status).toBe(403);
     expect(JSON.parse(other.body)).toMatchObject({ err_code: "forbidden", err_msg: 'this key may not stream as clientId "other-1"' });
 
-    const s = await sdkStream(h.url, { client_id: "room-7", punctuate: "true" }, SCOPED);
-    // Another principal (a plain key is shared, so it names nobody) cannot take it.
-    const taken = await upgradeRequest(h.url, "/v1/listen?encoding=linear16&client_id=room-7", { Authorization: `Token ${MONITOR}` });
-    expect(taken.status).toBe(409);
-    expect(JSON.parse(taken.body).err_code).toBe("client_id_in_use");
-    // The same scoped key on a new connection (an SDK re-dialling) takes the stream over:
+    const s = await sdkStream(h.url, { client_id: "room-7", punctuate: "true" }, DEVICE);
+    // Another principal (a plain key is shared, so it names nobody) cannot take it,
+    // nor can a fleet key whose globs merely allow it (a sibling device's key).
+    for (const key of [MONITOR, SCOPED]) {
+      const taken = await upgradeRequest(h.url, "/v1/listen?encoding=linear16&client_id=room-7", { Authorization: `Token ${key}` });
+      expect(taken.status).toBe(409);
+      expect(JSON.parse(taken.body).err_code).toBe("client_id_in_use");
+    }
+    // The same per-device key on a new connection (an SDK re-dialling) takes the stream over:
     // the old connection is told so and closed with 1000, so it does not re-dial in turn.
-    const again = await sdkStream(h.url, { client_id: "room-7", punctuate: "true" }, SCOPED);
+    const again = await sdkStream(h.url, { client_id: "room-7", punctuate: "true" }, DEVICE);
     expect(await s.closed).toEqual({ code: 1000, reason: "stream taken over by another connection" });
     expect(s.messages.filter((m) => m.type === "Error").map((m) => (m as { code: string }).code)).toEqual(["stream_taken_over"]);
     again.socket.sendCloseStream({ type: "CloseStream" });

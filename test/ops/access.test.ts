@@ -14,10 +14,12 @@ import { RecordingEngine } from "../support/test-engine.ts";
 import type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { globToRegExp, isLoopbackHost } from "../../src/auth/access.ts";
 import { connectOrError } from "./support.ts";
+import { quiesce, roundTrip } from "../support/quiesce.ts";
 
 const FULL = "full-access-token";
 const SCOPED_A = "scoped-to-a-token";
 const WATCHER = "subscribe-only-token";
+const DEVICE = "one-device-token-a-mic";
 
 let scoped: Harness; // auth.tokens set
 let open: Harness; // no tokens
@@ -44,6 +46,7 @@ beforeAll(async () => {
         FULL,
         { token: SCOPED_A, clientIds: ["a-*"], can: ["send", "subscribe", "cleanup"] },
         { token: WATCHER, clientIds: ["*"], can: ["subscribe"] },
+        { token: DEVICE, clientIds: ["a-mic"], can: ["send"] },
       ],
     },
   });
@@ -99,15 +102,21 @@ describe("scoped tokens", () => {
     expect((await confirmed).cleanedSessions).toEqual(["b-1"]);
   });
 
-  test("a scoped sender on a new connection takes its clientId back with the same token", async () => {
-    const old = await sock(scoped, { auth: { token: SCOPED_A } });
+  test("a per-device token's sender on a new connection takes its clientId back; a fleet token's sibling cannot", async () => {
+    const old = await sock(scoped, { auth: { token: DEVICE } });
     const monitor = await sock(scoped, { auth: { token: FULL } });
     await monitor.emitWithAck("subscribe_transcripts", { clientId: "a-mic" });
     const heard = collect<TranscriptionPayload>(monitor, "transcription");
     await streamPcm(old, first, { clientId: "a-mic" });
     await waitFor(() => heard.length >= 1, 30_000, "first transcript");
     // `old` is still connected (as a half-open connection would be until its ping timeout).
-    const again = await sock(scoped, { auth: { token: SCOPED_A } });
+    // A sibling holding the fleet token a-* may stream a-* clientIds, but not take this live one.
+    const sibling = await sock(scoped, { auth: { token: SCOPED_A } });
+    const siblingErrors = collect<ErrorPayload>(sibling, "error");
+    sibling.emit("audio_data", { clientId: "a-mic", audioData: new Int16Array(1600).buffer });
+    await waitFor(() => siblingErrors.length >= 1, 5000, "the sibling's refusal");
+    expect(codes(siblingErrors)).toEqual([["audio_data", "client_id_in_use"]]);
+    const again = await sock(scoped, { auth: { token: DEVICE } });
     const errors = collect<ErrorPayload>(again, "error");
     await streamPcm(again, second, { clientId: "a-mic" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");
@@ -142,7 +151,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
 
     await streamPcm(sender, second, { clientId: "mic-x" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");
-    await Bun.sleep(500);
+    await quiesce(open.url, [sender, monitor, intruder]);
     expect(heard.map((t) => [normalizeText(t.text), t.seq])).toEqual([
       ["please turn on the lights in the kitchen", 0],
       ["please open the window", 1],
@@ -174,7 +183,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
     const resumedHeard = collect<TranscriptionPayload>(resumed, "transcription");
     await streamPcm(resumed, second, { clientId: "mic-r" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");
-    await Bun.sleep(300);
+    await quiesce(open.url, [resumed, old, monitor]);
     expect(errors).toEqual([]);
     expect(heard.map((t) => [normalizeText(t.text), t.seq])).toEqual([
       ["please turn on the lights in the kitchen", 0],
@@ -193,7 +202,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
     const own = collect<ErrorPayload>(victim, "error");
     victim.emit("audio_data", { clientId: "v-1", audioData: new Uint8Array(3) });
     await waitFor(() => own.length >= 1, 5000, "victim's error");
-    await Bun.sleep(300);
+    await roundTrip([victim, spy]);
     expect(own[0]).toMatchObject({ event: "audio_data", code: "odd_byte_length" });
     expect(spied).toEqual([]);
   });

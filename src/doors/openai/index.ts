@@ -61,7 +61,7 @@ export function realtimeDoor(ctx: DoorContext): WebSocketDoor<RealtimeState> {
         connectionId: `oa:${crypto.randomUUID()}`,
         grant,
         token,
-        scoped: !grant.all,
+        scoped: grant.device === clientId,
         beta: /realtime=v1/i.test(req.headers.get("openai-beta") ?? ""),
         config,
         audio: new InputAudio(config.format, ctx.config.limits.max_chunk_seconds),
