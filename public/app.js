@@ -4,6 +4,7 @@
 // (monitor mode, starts at once), ?token=…, ?noiseSuppression=0, ?interim=1|0
 // (live results: words while speaking; on by default in monitor mode), ?words=1.
 import { io } from "/socket.io.esm.min.js";
+import { ReplayBuffer } from "/replay.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -160,20 +161,60 @@ function randomHex(bytes) {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** Unacknowledged audio kept for a replay after a reconnect (seconds), and the VAD pre-roll before it (samples, 6 VAD frames: within the silence a final ends with). */
+const REPLAY_SECONDS = 30;
+const PREROLL_SAMPLES = 512 * 6;
+
 function connectSocket(clientId, token, options) {
   let resumeKey;
+  // Failover: audio the server has not made durable yet is kept and replayed
+  // after a reconnect (maybe to another node), from the acknowledged point, so
+  // no final is lost or doubled and times continue on one clock.
+  const replay = new ReplayBuffer(REPLAY_SECONDS * 16000, PREROLL_SAMPLES);
+  let sent = 0;
+  let startAt = 0;
+  let everConnected = false;
+  const resumeAuth = () => {
+    const p = replay.resumePoint(PREROLL_SAMPLES);
+    startAt = p.startAt;
+    return sent > 0 ? { resume_from: p.resumeFrom / 16000, preroll: p.preroll / 16000 } : {};
+  };
   // A function, so a reconnect presents the resume key and takes the stream back at once.
   // The live-result options ride in the handshake: they apply from the first chunk.
   const socket = io({
     transports: ["websocket", "polling"],
-    auth: (cb) => cb({ resumable: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}), ...options }),
+    auth: (cb) => cb({ resumable: true, audio_ack: true, ...(token ? { token } : {}), ...(resumeKey ? { resumeKey } : {}), ...resumeAuth(), ...options }),
   });
+  const emitPcm = (pcm) => {
+    // 2 s events: a replay stays far below the server's max_pending_chunks, within max_chunk_seconds.
+    for (let i = 0; i < pcm.length; i += 32000) socket.emit("audio_data", { clientId, audioData: pcm.slice(i, i + 32000).buffer });
+  };
+  /** Sends PCM16 (an ArrayBuffer) now, or keeps it for the replay while disconnected. */
+  socket.sendAudio = (buffer) => {
+    const pcm = new Int16Array(buffer);
+    replay.add(sent, pcm);
+    sent += pcm.length;
+    if (socket.connected) emitPcm(pcm);
+  };
   socket.on("stream_started", (p) => {
     if (p?.clientId === clientId) resumeKey = p.resumeKey;
   });
+  socket.on("audio_ack", (a) => {
+    if (a?.clientId === clientId && typeof a.until === "number") replay.acknowledge(Math.round(a.until * 16000));
+  });
   setConnection("connecting", "Connecting…");
-  socket.on("connect", () => setConnection("connected", `Connected as ${clientId}`));
+  socket.on("connect", () => {
+    if (everConnected) emitPcm(replay.from(startAt));
+    everConnected = true;
+    setConnection("connected", `Connected as ${clientId}`);
+  });
   socket.on("disconnect", (reason) => {
+    // A draining node disconnects us itself, which socket.io-client does not retry: go on through another node.
+    if (reason === "io server disconnect" && run?.socket === socket) {
+      setConnection("reconnecting", "Reconnecting…");
+      setTimeout(() => run?.socket === socket && socket.connect(), 200);
+      return;
+    }
     if (socket.active) setConnection("reconnecting", "Reconnecting…");
     else setConnection("idle", reason === "io client disconnect" ? "Not connected" : `Disconnected (${reason})`);
   });
@@ -182,7 +223,10 @@ function connectSocket(clientId, token, options) {
     if (!socket.active) showAlert(`Connection refused: ${err.message}`);
   });
   socket.on("transcription", (t) => {
-    if (t.client_id === clientId) addTranscript(t);
+    if (t.client_id !== clientId) return;
+    // A final makes its audio durable, whichever node delivered it.
+    replay.acknowledge(Math.round(t.end * 16000));
+    addTranscript(t);
   });
   socket.on("transcription_interim", (i) => {
     if (i.client_id === clientId) showInterim(i);
@@ -246,9 +290,8 @@ async function start() {
     node.port.onmessage = (e) => {
       const { pcm, rms, peak } = e.data;
       showLevel(rms, peak);
-      // While disconnected audio is dropped rather than queued: a burst of stale
-      // audio after a reconnect would only delay live transcripts.
-      if (pcm.byteLength > 0 && socket.connected) socket.emit("audio_data", { clientId, audioData: pcm });
+      // While disconnected audio is kept (up to REPLAY_SECONDS), not queued by socket.io: the reconnect replays it from the acknowledged point.
+      if (pcm.byteLength > 0) socket.sendAudio(pcm);
     };
     source.connect(node);
     node.connect(ctx.destination); // the node writes silence; connected so it is pulled
@@ -276,7 +319,7 @@ async function stop() {
     // transcribes speech that was still open and the transcript comes back.
     const last = new Promise((resolve) => {
       node.port.onmessage = (e) => {
-        if (e.data.pcm.byteLength > 0 && r.socket.connected) r.socket.emit("audio_data", { clientId: r.clientId, audioData: e.data.pcm });
+        if (e.data.pcm.byteLength > 0) r.socket.sendAudio(e.data.pcm);
         if (e.data.final) resolve();
       };
       setTimeout(resolve, 500);

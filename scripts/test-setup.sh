@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond scripts/setup.sh: Debian tools that make and
-# decode audio, a real Redis and a real Chromium, openssl (a TLS terminator's certificate), the Python reference
+# decode audio, a real Redis, HAProxy (failover test) and a real Chromium, openssl (a TLS terminator's certificate), the Python reference
 # (faster-whisper) and Python clients, and the multilingual model. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=()
-for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox redis-server:redis-server chromium:chromium openssl:openssl; do
+for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox redis-server:redis-server haproxy:haproxy chromium:chromium openssl:openssl; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
 done

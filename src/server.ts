@@ -31,6 +31,8 @@ import { realtimeDoor } from "./doors/openai/index.ts";
 import { fluxDoor } from "./doors/flux/index.ts";
 import type { DoorContext } from "./stream/types.ts";
 import { lazySmartTurn } from "./turns/lazy.ts";
+import { StreamClocks } from "./stream/clock.ts";
+import { RedisStreamState } from "./cluster/streams.ts";
 
 export { engineConfigFrom } from "./app/engine.ts";
 export { originAllowed } from "./app/http.ts";
@@ -84,7 +86,10 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   const parts = noParts();
   const peers = new PeerAddresses();
   // Enough to cover every live clientId several times over; older ones restart at 0.
-  const seqs = new SeqMemory(Math.max(1024, 4 * config.limits.max_sessions));
+  let streamState: RedisStreamState | null = null;
+  const seqs = new SeqMemory(Math.max(1024, 4 * config.limits.max_sessions), (clientId, next) => streamState?.saveSeq(clientId, next));
+  const clocks = new StreamClocks();
+  let stopRefresh: (() => void) | null = null;
   const metrics = createMetrics(io, counters, parts, !!config.redis_url);
   const fileJobs = new FileJobs();
   let http: ReturnType<typeof Bun.serve> | null = null;
@@ -117,12 +122,24 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     // A stream counts as admitted while its owner holds the clientId (the core's owner record), even between sessions.
     const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, connectionId) => core?.ownerOf(id) === connectionId));
     await capacity.calibrate(watch).catch((err) => log.warn("capacity: engine calibration failed; capacity is learned from traffic", { error: String(err) }));
-    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log, turnDetector, ownerOf: (id) => core?.ownerOf(id) }));
-    core = createStreamCore({ config, sessions, capacity, delivery, engine, log, turnModel: turnDetector, isStopping: () => stopping });
+    const sessions = (parts.sessions = createSessions({ config, vad, engine: capacity.wrap(watch), capacity, delivery, seqs, io, counters, log, turnDetector, clocks, ownerOf: (id) => core?.ownerOf(id) }));
+    // Joined before the core exists: claims and seq live in Redis from the first stream on.
+    if (config.redis_url) {
+      const cluster = (parts.cluster = await joinCluster(io, config.redis_url, log));
+      streamState = new RedisStreamState(cluster.command, config.resume_ttl_seconds);
+    }
+    const state = streamState;
+    const shared = state ? { claims: state, loadSeq: async (id: string) => { const n = await state.loadSeq(id); if (n !== null) seqs.seed(id, n); } } : undefined;
+    core = createStreamCore({ config, sessions, capacity, delivery, engine, log, turnModel: turnDetector, isStopping: () => stopping, clocks, shared });
+    if (state) {
+      const hub = core;
+      const timer = setInterval(() => void state.refresh(hub.owners.claimed()).catch(() => {}), (config.resume_ttl_seconds * 1000) / 3);
+      timer.unref?.();
+      stopRefresh = () => clearInterval(timer);
+    }
     stopReaper = startIdleReaper(sessions, config.limits.idle_session_seconds, (clientId, socketId) =>
       log.info("idle session ended", { clientId, socket: socketId, idleSeconds: config.limits.idle_session_seconds }),
     );
-    if (config.redis_url) parts.cluster = await joinCluster(io, config.redis_url, log);
     const transport = attachSockets({ config, io, corsOrigin, peers, core, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
     const doorContext: DoorContext = { core, config, auth, log, events: metrics.doors };
     const doors = [deepgramDoor(doorContext), fluxDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
@@ -155,6 +172,8 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     ready = false;
     const { sessions } = parts;
     const finish = async () => {
+      // Senders with unacknowledged audio replay it on another node: their open speech is not cut here.
+      await core?.handOff();
       await sessions?.flushAll();
       await sessions?.drain();
     };
@@ -165,6 +184,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     await fileJobs.abortAll(1000);
     sessions?.stop();
     stopReaper?.();
+    stopRefresh?.();
     io.disconnectSockets(true);
     // The transport is attached at the end of start(); a start that failed before it has none to close.
     if (http) await new Promise<void>((r) => io.close(() => r()));

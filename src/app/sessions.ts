@@ -9,6 +9,7 @@ import type { SeqMemory } from "../session/seq-memory.ts";
 import type { TransportCounters } from "../transport/socket-handlers.ts";
 import type { SileroVad } from "../vad/silero.ts";
 import type { TurnDetector } from "../turns/detector.ts";
+import type { StreamClocks } from "../stream/clock.ts";
 
 export interface SessionWiring {
   config: Config;
@@ -25,24 +26,42 @@ export interface SessionWiring {
   turnDetector?: TurnDetector;
   /** The connection that owns a clientId now (the stream core's owner record). */
   ownerOf(clientId: string): string | undefined;
+  /** Each session's offset on its stream's clock and its durable audio (audio_ack). */
+  clocks: StreamClocks;
 }
+
+/** A session's times moved onto its stream's clock (a resumed stream's session starts at resume_from). */
+const shifted = <T extends { start: number; end: number }>(x: T, offset: number): T => (offset === 0 ? x : { ...x, start: x.start + offset, end: x.end + offset });
 
 /** The session manager, its results going out through delivery and its errors to the sender's socket. */
 export function createSessions(w: SessionWiring): SessionManager {
-  const { config, capacity: cap, delivery, seqs } = w;
+  const { config, capacity: cap, delivery, seqs, clocks } = w;
   return new SessionManager(
     config,
     w.vad,
     w.engine,
     {
-      onResult: (session, u, r) => delivery.deliver(u, r, { take: () => seqs.take(session.clientId), peek: () => seqs.peek(session.clientId) }),
-      onInterim: (session, u, h) => delivery.interim(u, h, session.clientId, seqs.peek(session.clientId)),
-      onSpeechStarted: (session, start) => delivery.speechStarted(session.clientId, start),
-      onSpeechStopped: (session, u) => delivery.speechStopped(u, seqs.peek(session.clientId)),
+      onResult: (session, u, r) => {
+        // Superseded by a resume that replays this audio: delivering it would say it twice.
+        if (clocks.silenced(session, u.start)) return clocks.answered(session, null);
+        delivery.deliver(shifted(u, clocks.offset(session)), r, { take: () => seqs.take(session.clientId), peek: () => seqs.peek(session.clientId) });
+        clocks.answered(session, u.end);
+      },
+      onInterim: (session, u, h) => {
+        if (!clocks.silenced(session, u.start)) delivery.interim(shifted(u, clocks.offset(session)), h, session.clientId, seqs.peek(session.clientId));
+      },
+      onSpeechStarted: (session, start) => {
+        if (!clocks.silenced(session, start)) delivery.speechStarted(session.clientId, start + clocks.offset(session));
+      },
+      onSpeechStopped: (session, u) => {
+        clocks.closed(session);
+        if (!clocks.silenced(session, u.start)) delivery.speechStopped(shifted(u, clocks.offset(session)), seqs.peek(session.clientId));
+      },
       onTurnEager: (session, p, text) => delivery.turnEager(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId), p, text),
       onTurnResumed: (session) => delivery.turnResumed(session.clientId, w.ownerOf(session.clientId), seqs.peek(session.clientId)),
       shedInterims: () => cap.shedInterims() && (cap.interimShed(), true),
       onError: (session, code, message) => {
+        clocks.answered(session, null);
         w.counters.errors.set(code, (w.counters.errors.get(code) ?? 0) + 1);
         const limit = code === "queue_full" ? ` (max_queued_utterances is ${config.limits.max_queued_utterances})` : "";
         // After a resume the old connection is gone: the owner now hears about it.

@@ -21,6 +21,7 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { Resampler, floatToPcm16 } from "../../public/resampler.js";
+import { REPLAY_CHUNK_SAMPLES, SenderReplay } from "./failover.ts";
 import type { Static } from "@sinclair/typebox";
 import type {
   CleanupConfirmedPayload,
@@ -96,6 +97,14 @@ export interface ConnectOptions extends StreamOptions {
   maxChunkSeconds?: number;
   /** Extra socket.io-client options. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * Failover: keep up to this many seconds of audio the server has not yet
+   * made durable (opt-in `audio_ack`), and after a reconnect (maybe to another
+   * node behind a load balancer) replay it from the last acknowledged point,
+   * so no final is lost or doubled and `start`/`end` continue on one clock.
+   * 0 (default) = off. While disconnected, audio is only kept, not queued.
+   */
+  replaySeconds?: number;
 }
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -161,16 +170,19 @@ export class SttClient {
   private sentSamples = 0;
   /** From the server's stream_started: lets a reconnect take the clientId back at once. */
   private resumeKey: string | undefined;
+  /** Unacknowledged audio, kept for a replay after a reconnect (replaySeconds > 0). */
+  private readonly replay: SenderReplay | null;
 
   constructor(opts: ConnectOptions) {
     this.clientId = opts.clientId ?? `ts-${randomHex(16)}`;
     this.maxChunk = Math.max(160, Math.round((opts.maxChunkSeconds ?? 0.5) * SAMPLE_RATE));
+    this.replay = (opts.replaySeconds ?? 0) > 0 ? new SenderReplay(opts.replaySeconds!) : null;
     this.socket = io(opts.url, {
       transports: opts.transports ?? ["websocket"],
       reconnection: opts.reconnection ?? true,
       forceNew: true,
       // A function so that every reconnect sends the current resume key (and the options again).
-      auth: (cb) => cb({ resumable: true, ...handshakeAuth(opts), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}) }),
+      auth: (cb) => cb({ resumable: true, ...handshakeAuth(opts), ...(this.resumeKey ? { resumeKey: this.resumeKey } : {}), ...this.replay?.auth(this.sentSamples) }),
       ...opts.socketOptions,
     });
     const s = this.socket;
@@ -179,14 +191,37 @@ export class SttClient {
       // (emitted before any audio of the new connection, so they apply to it).
       for (const [clientId, o] of this.streamOptions) s.emit("stream_options", { clientId, ...o });
       for (const sub of this.subscriptions.values()) s.emit("subscribe_transcripts", sub);
+      const again = this.replay?.connected();
+      if (again) this.emitChunks(again, REPLAY_CHUNK_SAMPLES);
       this.setState("connected");
     });
-    s.on("disconnect", (reason) => this.setState(s.active ? "reconnecting" : "disconnected", reason));
+    s.on("audio_ack", (a: { clientId?: unknown; until?: unknown }) => {
+      if (a?.clientId === this.clientId && typeof a.until === "number") this.replay?.acknowledge(a.until);
+    });
+    s.on("disconnect", (reason) => {
+      // A draining node disconnects us itself ("io server disconnect"), which socket.io-client
+      // does not retry: with replay on, the stream goes on through another node.
+      if (this.replay && reason === "io server disconnect") {
+        setTimeout(() => this.state !== "disconnected" && s.connect(), 200);
+        return this.setState("reconnecting", reason);
+      }
+      this.setState(s.active ? "reconnecting" : "disconnected", reason);
+    });
     s.on("connect_error", (err) => {
+      // A draining node refuses in its middleware, which socket.io-client does not retry on its own:
+      // with replay on, try again (the balancer sends us to another node).
+      if (this.replay && !s.active && /shutting_down|server_busy|max_connections/.test(err.message)) {
+        setTimeout(() => this.state !== "disconnected" && s.connect(), 500);
+        return this.setState("reconnecting", err.message);
+      }
       this.setState(s.active ? "reconnecting" : "disconnected", err.message);
       this.fire("error", { event: "connect", code: "connect_error", message: err.message });
     });
-    s.on("transcription", (t: TranscriptionPayload) => this.fire("transcription", t));
+    s.on("transcription", (t: TranscriptionPayload) => {
+      // Our own final makes its audio durable, whichever node delivered it.
+      if (t.client_id === this.clientId) this.replay?.acknowledge(t.end);
+      this.fire("transcription", t);
+    });
     s.on("transcription_interim", (i: TranscriptionInterimPayload) => this.fire("interim", i));
     s.on("speech_started", (e: SpeechStartedPayload) => this.fire("speechStarted", e));
     s.on("error", (e: ErrorPayload) => this.fire("error", e));
@@ -270,13 +305,29 @@ export class SttClient {
     return pcm.length;
   }
 
+  /** Seconds of audio kept for a replay (not yet acknowledged), and seconds dropped because the buffer was full. */
+  get unacknowledged(): { seconds: number; droppedSeconds: number } {
+    return this.replay?.unacknowledged ?? { seconds: 0, droppedSeconds: 0 };
+  }
+
   private emitPcm(pcm: Int16Array): void {
-    for (let i = 0; i < pcm.length; i += this.maxChunk) {
-      const part = pcm.subarray(i, i + this.maxChunk);
+    if (this.replay) {
+      this.replay.keep(this.sentSamples, pcm);
+      this.sentSamples += pcm.length;
+      // While disconnected the audio is only kept: the reconnect replays it in order.
+      if (this.socket.connected) this.emitChunks(pcm);
+      return;
+    }
+    this.emitChunks(pcm);
+    this.sentSamples += pcm.length;
+  }
+
+  private emitChunks(pcm: Int16Array, size = this.maxChunk): void {
+    for (let i = 0; i < pcm.length; i += size) {
+      const part = pcm.subarray(i, i + size);
       // Copy into an exact-size buffer: a view's .buffer may hold more than the chunk.
       const audioData = part.byteOffset === 0 && part.byteLength === part.buffer.byteLength ? part.buffer : part.slice().buffer;
       this.socket.emit("audio_data", { clientId: this.clientId, audioData });
-      this.sentSamples += part.length;
     }
   }
 
@@ -345,6 +396,7 @@ export class SttClient {
       if (clientId === this.clientId) {
         this.resampler?.reset();
         this.sentSamples = 0;
+        this.replay?.reset();
       }
     });
   }

@@ -14,6 +14,8 @@ export interface ClusterState {
 
 export interface RedisCluster {
   state(): ClusterState;
+  /** One command on the publish connection (stream state: src/cluster/streams.ts). */
+  command(args: string[]): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function joinCluster(io: Server, url: string, log: Logger, connectT
 
   return {
     state: () => state,
+    command: (args) => pub.sendCommand(args),
     async close() {
       closing = true;
       await Promise.allSettled([pub.close?.() ?? pub.quit(), sub.close?.() ?? sub.quit()]);

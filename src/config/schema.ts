@@ -200,6 +200,7 @@ export const ConfigSchema = Type.Object(
     capacity: CapacitySchema,
     shutdown_grace_seconds: Seconds(15, 0, 300, "On SIGTERM: time allowed to finish captured utterances."),
     redis_url: Type.Union([Type.String(), Type.Null()], { default: null }),
+    resume_ttl_seconds: Seconds(30, 5, 3600, "With redis_url: how long a clientId's claim outlives a node that died without giving it up (the sender's resume key takes it back at once)."),
   },
   { additionalProperties: true },
 );

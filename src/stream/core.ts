@@ -5,9 +5,10 @@ import type { SpeechEngine } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import type { SessionManager } from "../session/manager.ts";
 import type { Session } from "../session/session.ts";
-import { ClientIdOwners } from "./owners.ts";
+import { ClientIdOwners, type SharedClaims } from "./owners.ts";
+import { StreamClocks, type StreamClock } from "./clock.ts";
 import { turnSettingsError } from "../turns/settings.ts";
-import type { LiveStream, OpenRefusal, OpenResult, StreamCore, StreamOptions, StreamRequest } from "./types.ts";
+import type { LiveStream, OpenRefusal, OpenResult, PushResult, StreamCore, StreamOptions, StreamRequest } from "./types.ts";
 
 export interface StreamCoreDeps {
   config: Config;
@@ -19,6 +20,10 @@ export interface StreamCoreDeps {
   isStopping(): boolean;
   /** Whether the end-of-turn model can be loaded (turn_detection "model"). */
   turnModel?: { readonly available: boolean };
+  /** Each session's place on its stream's clock and its durable audio. */
+  clocks?: StreamClocks;
+  /** With redis_url: the cluster-wide claims, and the seq another node counted for a stream arriving here. */
+  shared?: { claims: SharedClaims; loadSeq(clientId: string): Promise<void> };
 }
 
 /** Limits of a stream's vocabulary (the schema says the same for the Socket.IO door). */
@@ -39,6 +44,12 @@ export interface StreamHub extends StreamCore {
   releaseConnection(connectionId: string): Promise<void>;
   /** Where a stream's errors go: its owner now. */
   ownerOf(clientId: string): string | undefined;
+  /**
+   * Shutdown: streams whose senders keep unacknowledged audio (audio_ack) drop
+   * their open speech and new audio, since the sender replays it on another
+   * node; their closed utterances are still delivered.
+   */
+  handOff(): Promise<void>;
 }
 
 /**
@@ -46,9 +57,13 @@ export interface StreamHub extends StreamCore {
  * who owns the clientId (and may resume it), admission, the session and its
  * options, and where results go. Doors call it; it never sees a wire format.
  */
+/** Seconds kept unacknowledged behind the idle position, beyond speech_pad: a speech onset the VAD has not confirmed yet. */
+const IDLE_ACK_MARGIN = 0.5;
+
 export function createStreamCore(d: StreamCoreDeps): StreamHub {
-  const owners = new ClientIdOwners();
+  const owners = new ClientIdOwners(d.shared?.claims);
   const { sessions, delivery, capacity, config } = d;
+  const clocks = d.clocks ?? new StreamClocks();
   const multilingual = () => d.engine.info.multilingual;
 
   const checkOptions = (o: Partial<StreamOptions>): string | null => {
@@ -77,7 +92,14 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       return session.buffer.end / config.sample_rate;
     },
     push(samples) {
-      if (session.push(samples)) return { ok: true };
+      const clock = clocks.of(session);
+      // Dropped unacknowledged: the sender replays it on the node it moves to.
+      if (clock?.handingOff) return { ok: true };
+      if (clock?.warmup) return warmUp(session, clock.warmup, samples);
+      if (session.push(samples)) {
+        if (clocks.idleDue(session, session.buffer.end / config.sample_rate)) void idleCheck(session);
+        return { ok: true };
+      }
       return {
         ok: false,
         code: "buffer_full",
@@ -90,6 +112,36 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
     settled: () => sessions.settled(session),
     close: () => hub.release(session.clientId, connectionId),
   });
+
+  /** Acknowledges audio the stream idled through in silence (src/stream/clock.ts). */
+  const idleCheck = async (session: Session) => {
+    const scored = session.buffer.end / config.sample_rate;
+    const utterance = session.currentUtteranceId;
+    await sessions.settled(session);
+    // An utterance closed meanwhile may reach back before `scored`: the next check decides.
+    if (session.currentUtteranceId !== utterance) return;
+    const pad = sessions.options(session).speech_pad ?? config.speech_pad;
+    clocks.idle(session, scored, session.inSpeech, pad + IDLE_ACK_MARGIN);
+  };
+
+  /** A resumed stream's pre-roll: scored, its open speech discarded, and only then the audio behind it (src/stream/clock.ts). */
+  const warmUp = (session: Session, w: NonNullable<StreamClock["warmup"]>, samples: Float32Array): PushResult => {
+    if (w.left > 0) {
+      const head = samples.subarray(0, w.left);
+      w.left -= head.length;
+      session.push(head);
+      samples = samples.subarray(head.length);
+      if (w.left === 0) {
+        w.discarding = true;
+        void sessions.clear(session.clientId).then(() => {
+          clocks.of(session)!.warmup = null;
+          for (const h of w.held) session.push(h);
+        });
+      }
+    }
+    if (samples.length > 0) w.held.push(samples.slice());
+    return { ok: true };
+  };
 
   const hub: StreamHub = {
     owners,
@@ -113,7 +165,7 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
       if (owners.ownerOf(clientId) !== connectionId && owners.countFor(connectionId) >= config.limits.max_sessions_per_socket) {
         return { ok: false, code: "max_sessions", message: `this connection streams ${config.limits.max_sessions_per_socket} clientIds already (max_sessions_per_socket)` };
       }
-      const taken = owners.take(clientId, { socketId: connectionId, resumeKey: req.resumeKey, token: req.token, scoped: !!req.scoped });
+      const taken = await owners.take(clientId, { socketId: connectionId, resumeKey: req.resumeKey, token: req.token, scoped: !!req.scoped });
       if (!taken.ok) {
         return { ok: false, code: "client_id_in_use", message: `clientId "${clientId}" belongs to another connection while it is connected; use another clientId` };
       }
@@ -122,6 +174,13 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
         // gone: the old session ends (its speech is still delivered) and the stream goes on here.
         d.log.info("sender resumed its clientId on a new connection", { clientId, connection: connectionId, door: req.door });
         const previous = delivery.listenerOf(clientId);
+        const old = sessions.get(clientId);
+        const oldClock = old && clocks.of(old);
+        if (oldClock && req.resumeFrom !== undefined) {
+          // The sender replays from its last acknowledgement: the old session's undelivered results would come twice.
+          oldClock.superseded = true;
+          await sessions.clear(clientId);
+        }
         await sessions.release(clientId);
         if (previous) {
           delivery.detach(clientId, previous);
@@ -144,6 +203,9 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
         if (taken.fresh && !taken.previousOwner) owners.release(clientId, connectionId);
         return { ok: false, code: got.code, message: got.message };
       }
+      if (got.session !== session) clocks.start(got.session, req.resumeFrom ?? 0, req.onAudioAck, req.resumeFrom !== undefined ? (req.preroll ?? 0) : 0, config.sample_rate);
+      // A stream new to this node continues the seq another node counted.
+      if (taken.fresh && d.shared) await d.shared.loadSeq(clientId);
       session = got.session;
       if (req.listener) delivery.attach(clientId, req.listener);
       return { ok: true, stream: handle(session, connectionId), resumeKey: taken.resumeKey, fresh: taken.fresh, previousOwner: taken.previousOwner };
@@ -155,6 +217,12 @@ export function createStreamCore(d: StreamCoreDeps): StreamHub {
     },
 
     end: (clientId) => sessions.release(clientId),
+
+    async handOff() {
+      const moving = [...sessions.all()].filter((s) => clocks.of(s)?.ack);
+      for (const s of moving) clocks.of(s)!.handingOff = true;
+      await Promise.all(moving.map((s) => sessions.clear(s.clientId)));
+    },
 
     async release(clientId, connectionId) {
       if (owners.ownerOf(clientId) !== connectionId) return;

@@ -69,6 +69,17 @@ export interface StreamRequest {
   /** A resume key from an earlier stream_started, to take the clientId back after a reconnect. */
   resumeKey?: string;
   options?: Partial<StreamOptions>;
+  /**
+   * Stream seconds of this connection's first sample: the sender resumed the
+   * stream (after a reconnect, maybe on another node) and replays from here.
+   * Times it hears continue on one clock, and a session left on this node by
+   * the old connection is dropped unheard (the replay covers it).
+   */
+  resumeFrom?: number;
+  /** Seconds of already-acknowledged audio sent before resumeFrom to warm the VAD up (src/stream/clock.ts); never transcribed. */
+  preroll?: number;
+  /** Opt-in `audio_ack`: the stream seconds of audio now durable (src/stream/clock.ts). */
+  onAudioAck?: (until: number) => void;
   /** Direct delivery to this connection (doors other than Socket.IO). */
   listener?: StreamListener;
 }

@@ -102,6 +102,17 @@ export function bindSocketHandlers(deps: TransportDeps): void {
     const clientOptions = new Map<string, Partial<StreamOptions>>();
     const resumeKey = typeof handshakeOptions.resumeKey === "string" ? handshakeOptions.resumeKey : undefined;
     const wantsResumeKey = handshakeOptions.resumable === true || resumeKey !== undefined;
+    // Failover (opt-in): audio_ack tells the sender what it may forget; resume_from
+    // (stream seconds) says where the audio it replays after a reconnect begins.
+    const wantsAudioAck = handshakeOptions.audio_ack === true;
+    const rawResume = handshakeOptions.resume_from;
+    const resumeFrom = typeof rawResume === "number" && Number.isFinite(rawResume) && rawResume >= 0 ? rawResume : undefined;
+    if (rawResume !== undefined && resumeFrom === undefined) fail("connect", "invalid_payload", "resume_from must be a number of stream seconds >= 0");
+    const rawPreroll = handshakeOptions.preroll;
+    const preroll = typeof rawPreroll === "number" && rawPreroll >= 0 && rawPreroll <= 5 && rawPreroll <= (resumeFrom ?? 0) ? rawPreroll : undefined;
+    if (rawPreroll !== undefined && preroll === undefined) fail("connect", "invalid_payload", "preroll must be 0 to 5 seconds, at most resume_from");
+    // Only the first stream of each clientId on this connection continues at resume_from.
+    const resumedHere = new Set<string>();
     const joinLiveRooms = async (clientId: string, o: Pick<StreamOptions, "interim_results" | "vad_events">) => {
       await (o.interim_results ? socket.join(rooms.interims(clientId)) : socket.leave(rooms.interims(clientId)));
       await (o.vad_events ? socket.join(rooms.vadEvents(clientId)) : socket.leave(rooms.vadEvents(clientId)));
@@ -191,7 +202,10 @@ export function bindSocketHandlers(deps: TransportDeps): void {
         scoped: grant.device === clientId,
         resumeKey,
         options: { ...socketOptions, ...clientOptions.get(clientId) },
+        ...(resumeFrom !== undefined && !resumedHere.has(clientId) ? { resumeFrom, preroll } : {}),
+        ...(wantsAudioAck ? { onAudioAck: (until: number) => socket.emit("audio_ack", { clientId, until }) } : {}),
       });
+      resumedHere.add(clientId);
       if (!opened.ok) {
         if (opened.notify !== false) deps.events?.refused("socketio", opened.code);
         if (opened.code === "server_busy") {
