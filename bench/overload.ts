@@ -12,7 +12,7 @@
  * ended), event-loop lag of the server. Capacity is read from GET /ready
  * after a warm-up, so the steps follow whatever machine this runs on.
  *
- *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--workers 0] [--threads 0] [--seed 7]
+ *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--workers 0] [--threads 0] [--seed 7] [--modes on,off]
  *
  * Writes bench/results/overload.{json,png}.
  */
@@ -27,6 +27,8 @@ const STEPS = arg("steps", "0.5,1,1.5,2,3").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "45"));
 const MAX_LATENCY = Number(arg("max-latency", "2"));
 const SEED = Number(arg("seed", "7"));
+/** "on,off" (default); "on" alone for a quick look at admission, without the goodput reference. */
+const MODES = arg("modes", "on,off").split(",").map((m) => `admission ${m.trim()}` as "admission on" | "admission off");
 const SILENCE = 0.5;
 const PAD = 0.2;
 const DRAIN_MS = 10_000;
@@ -108,6 +110,8 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   );
   const wall = (performance.now() - t0) / 1000;
   const s = await child.stats();
+  // The node's own view at the step's end (engine cost, its spread, the learned correction): why it admitted what it did.
+  const node = (await child.ready()).body;
   const admitted = results.filter((r) => r.refusedAfterMs === null);
   const refused = results.filter((r) => r.refusedAfterMs !== null);
   const lat = admitted.flatMap((r) => r.latencies);
@@ -123,6 +127,7 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
     lost,
     loopLagMs: { p50: percentile(s.lag, 50), p99: percentile(s.lag, 99) },
     otherErrors: results.flatMap((r) => r.errors),
+    node,
   };
 }
 
@@ -145,8 +150,9 @@ await settle(on);
 const capacity = Math.max(1, (await on.ready()).body.capacity_streams ?? 1);
 console.error(`[overload] measured capacity: ${capacity} streams`);
 
+if (!MODES.includes("admission on")) await on.stop();
 const rows: Record<string, unknown>[] = [];
-for (const mode of ["admission on", "admission off"] as const) {
+for (const mode of MODES) {
   const child = mode === "admission on" ? on : new ServerProcess();
   if (mode === "admission off") await child.start({ ...baseConfig, capacity: { admission: false, max_latency: MAX_LATENCY } });
   for (const x of STEPS) {
@@ -154,7 +160,7 @@ for (const mode of ["admission on", "admission off"] as const) {
     console.error(`[overload] ${mode}: ${x}× = ${n} streams…`);
     const r = await runStep(child, n, clips, mode === "admission on" ? "on" : "off");
     rows.push({ mode, offered: x, ...r });
-    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}`);
+    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; node ${JSON.stringify(r.node)}`);
     await settle(child);
   }
   await child.stop();

@@ -10,6 +10,9 @@ import path from "node:path";
 
 export const LIB_PATH = process.env.STT_WHISPER_LIB ?? path.resolve(import.meta.dir, "../native/build/libsttwhisper.so");
 
+/** STT_ABI_VERSION of native/include/sttwhisper.h these bindings are written for. */
+export const ABI_VERSION = 2;
+
 /** Status codes of native/include/sttwhisper.h, by number. */
 export const STATUS_NAMES = {
   0: "ok",
@@ -25,16 +28,17 @@ export const STATUS_NAMES = {
 } as const;
 export type SttStatusName = (typeof STATUS_NAMES)[keyof typeof STATUS_NAMES];
 
+/** Longest utterance (10 min at 16 kHz); per utterance, not per call. */
 export const MAX_SAMPLES = 9_600_000;
 export const MAX_BATCH = 256;
 export const MAX_LENGTH = 448;
 
 export class SttError extends Error {
   /** Symbolic code, e.g. "invalid_audio", "no_cuda". */
-  readonly code: SttStatusName | "library_missing";
-  /** Numeric shim status (0 for library_missing). */
+  readonly code: SttStatusName | "library_missing" | "abi_mismatch";
+  /** Numeric shim status (0 for library_missing and abi_mismatch). */
   readonly status: number;
-  constructor(status: number, message: string, code?: SttStatusName | "library_missing") {
+  constructor(status: number, message: string, code?: SttStatusName | "library_missing" | "abi_mismatch") {
     super(message);
     this.name = "SttError";
     this.status = status;
@@ -43,6 +47,7 @@ export class SttError extends Error {
 }
 
 const symbols = {
+  stt_abi_version: { args: [], returns: FFIType.i32 },
   stt_version: { args: [], returns: FFIType.cstring },
   stt_cuda_device_count: { args: [], returns: FFIType.i32 },
   stt_last_error_code: { args: [], returns: FFIType.i32 },
@@ -96,12 +101,40 @@ function L(): Lib {
   if (!existsSync(LIB_PATH)) {
     throw new SttError(0, `native library not found at ${LIB_PATH}: run bash scripts/setup.sh`, "library_missing");
   }
+  checkAbi();
   try {
     lib = dlopen(LIB_PATH, symbols).symbols;
   } catch (e) {
     throw new SttError(0, `cannot load ${LIB_PATH} (${(e as Error).message}): run bash scripts/setup.sh`, "library_missing");
   }
   return lib;
+}
+
+/**
+ * The library's ABI version must be the one these bindings are written for:
+ * a stale build would otherwise be called with the wrong arguments. Asked on
+ * its own, before any other symbol is bound.
+ */
+function checkAbi(): void {
+  let found: number;
+  try {
+    const probe = dlopen(LIB_PATH, { stt_abi_version: symbols.stt_abi_version });
+    found = probe.symbols.stt_abi_version();
+    probe.close();
+  } catch (e) {
+    throw new SttError(
+      0,
+      `${LIB_PATH} has no stt_abi_version (${(e as Error).message}): it predates ABI ${ABI_VERSION}; rebuild it with bash native/build.sh (or bash scripts/setup.sh)`,
+      "abi_mismatch",
+    );
+  }
+  if (found !== ABI_VERSION) {
+    throw new SttError(
+      0,
+      `${LIB_PATH} has ABI version ${found} but ffi/sttwhisper.ts expects ${ABI_VERSION}: rebuild it with bash native/build.sh (or bash scripts/setup.sh)`,
+      "abi_mismatch",
+    );
+  }
 }
 
 function cstr(s: string): Buffer {
@@ -193,6 +226,11 @@ export interface DetectResult {
   top: [string, number][];
 }
 
+/** The loaded library's STT_ABI_VERSION (equal to ABI_VERSION once loaded). */
+export function abiVersion(): number {
+  return L().stt_abi_version();
+}
+
 export function version(): string {
   return String(L().stt_version());
 }
@@ -233,10 +271,18 @@ export function describe(model: ModelHandle): ModelDescription {
   return takeJson<ModelDescription>(cell);
 }
 
-/** Concatenates utterances into the shim's (samples, lengths) layout. */
+/**
+ * Concatenates utterances into the shim's (samples, lengths) layout. The
+ * length cap is per utterance: a batch may hold more audio in all.
+ */
 function pack(audios: Float32Array[]): { samples: Float32Array; lengths: BigInt64Array } {
   let total = 0;
-  for (const a of audios) total += a.length;
+  audios.forEach((a, i) => {
+    if (a.length > MAX_SAMPLES) {
+      throw new SttError(2, `utterance ${i} too long: at most ${MAX_SAMPLES} samples (10 min at 16 kHz) per utterance`);
+    }
+    total += a.length;
+  });
   const samples = new Float32Array(Math.max(1, total));
   const lengths = new BigInt64Array(Math.max(1, audios.length));
   let off = 0;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds native/build/libsttwhisper.so against the CTranslate2 wheel library.
-# Inputs (env): CT2_LIB_DIR (holds libctranslate2.so), CT2_INCLUDE_DIR.
+# Inputs (env): CT2_LIB_DIR (holds libctranslate2.so), CT2_INCLUDE_DIR;
+# STT_BUILD_DIR (default native/build) for another build, e.g. the GPU check's.
 set -euo pipefail
 cd "$(dirname "$0")"
 : "${CT2_LIB_DIR:?CT2_LIB_DIR must point at the unpacked ctranslate2 wheel libs (run scripts/setup.sh)}"
 : "${CT2_INCLUDE_DIR:?CT2_INCLUDE_DIR must point at CTranslate2/include (run scripts/setup.sh)}"
-mkdir -p build
-out=build/libsttwhisper.so
+BUILD_DIR=${STT_BUILD_DIR:-build}
+mkdir -p "$BUILD_DIR"
+out=$BUILD_DIR/libsttwhisper.so
 srcs=(src/*.cpp)
 if [ -f "$out" ] && [ -z "$(find src include build.sh -newer "$out" -print -quit)" ]; then
   exit 0

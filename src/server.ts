@@ -16,8 +16,9 @@ import { capacityFromConfig, type Capacity } from "./capacity/capacity.ts";
 import { isLoopbackHost } from "./auth/access.ts";
 import { PeerAddresses } from "./transport/peers.ts";
 import { SeqMemory } from "./session/seq-memory.ts";
+import { FileJobs } from "./http/file-jobs.ts";
 import { startIdleReaper } from "./session/idle-reaper.ts";
-import { openEngine } from "./app/engine.ts";
+import { languageProblem, openEngine } from "./app/engine.ts";
 import { corsOriginFor, serveHttp } from "./app/http.ts";
 import { createMetrics, statsOf, type ServerStats } from "./app/observe.ts";
 import { noParts } from "./app/parts.ts";
@@ -27,6 +28,7 @@ import { createStreamCore, type StreamHub } from "./stream/core.ts";
 import type { WebSocketDoor } from "./doors/websocket.ts";
 import { deepgramDoor } from "./doors/deepgram/index.ts";
 import { realtimeDoor } from "./doors/openai/index.ts";
+import { fluxDoor } from "./doors/flux/index.ts";
 import type { DoorContext } from "./stream/types.ts";
 import { lazySmartTurn } from "./turns/lazy.ts";
 import { StreamClocks } from "./stream/clock.ts";
@@ -89,6 +91,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
   const clocks = new StreamClocks();
   let stopRefresh: (() => void) | null = null;
   const metrics = createMetrics(io, counters, parts, !!config.redis_url);
+  const fileJobs = new FileJobs();
   let http: ReturnType<typeof Bun.serve> | null = null;
   let ownsEngine = false;
   let ready = false;
@@ -104,7 +107,17 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     const opened = await openEngine(config, options.engine);
     ownsEngine = opened.owned;
     const engine = (parts.engine = opened.engine);
-    const watch = (parts.watch = new EngineWatch(engine, { onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize) }));
+    const problem = languageProblem(config.language, engine.info);
+    if (problem) {
+      if (ownsEngine) await engine.close();
+      if (!options.vad) await vad.close();
+      parts.engine = parts.vad = null;
+      throw new Error(`config: ${problem}`);
+    }
+    const watch = (parts.watch = new EngineWatch(engine, {
+      onResult: (totalMs, r) => metrics.observeUtterance(totalMs, r.engineMs, r.batchSize),
+      onInterim: (totalMs) => metrics.observeInterim(totalMs),
+    }));
     const delivery = (parts.delivery = new Delivery(io, log, options.onTranscription));
     // A stream counts as admitted while its owner holds the clientId (the core's owner record), even between sessions.
     const capacity = (parts.capacity = capacityFromConfig(config, engine.info.workers, (id, connectionId) => core?.ownerOf(id) === connectionId));
@@ -129,7 +142,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
     );
     const transport = attachSockets({ config, io, corsOrigin, peers, core, auth, authorize: options.authorize, metrics, counters, log, isStopping: () => stopping });
     const doorContext: DoorContext = { core, config, auth, log, events: metrics.doors };
-    const doors = [deepgramDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
+    const doors = [deepgramDoor(doorContext), fluxDoor(doorContext), realtimeDoor(doorContext)] as WebSocketDoor<unknown>[];
     const context: HttpContext = {
       config,
       io,
@@ -143,6 +156,7 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       auth,
       metrics,
       health,
+      fileJobs,
       ready: () => (ready ? capacity.ready() : { ready: false, reason: stopping ? "shutting down" : "starting", snapshot: capacity.snapshot() }),
     };
     http = serveHttp(config, transport, context, log, doors);
@@ -163,12 +177,19 @@ export function createSttServer(configInput: Partial<Config> | Config = {}, opti
       await sessions?.flushAll();
       await sessions?.drain();
     };
-    await Promise.race([finish(), Bun.sleep(config.shutdown_grace_seconds * 1000)]);
+    const graceMs = config.shutdown_grace_seconds * 1000;
+    // Streams and file jobs finish side by side within the grace period; file
+    // jobs still running then are answered (503 shutting_down), not cut.
+    await Promise.race([Promise.all([finish(), fileJobs.drain(graceMs)]), Bun.sleep(graceMs)]);
+    await fileJobs.abortAll(1000);
     sessions?.stop();
     stopReaper?.();
     stopRefresh?.();
     io.disconnectSockets(true);
-    await new Promise<void>((r) => io.close(() => r()));
+    // The transport is attached at the end of start(); a start that failed before it has none to close.
+    if (http) await new Promise<void>((r) => io.close(() => r()));
+    // Answers being written (the file jobs' 503s) get a moment before connections are cut.
+    if (http) await Promise.race([http.stop(false), Bun.sleep(1000)]);
     http?.stop(true);
     await parts.cluster?.close();
     if (ownsEngine) await parts.engine?.close();

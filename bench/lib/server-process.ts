@@ -21,15 +21,24 @@ export class ServerProcess {
   private proc: import("bun").Subprocess | null = null;
   url = "";
 
+  /** `root`: the checkout whose server runs (another one's, to compare with it side by side). */
+  constructor(private readonly root = ".") {}
+
   async start(config: object): Promise<string> {
     const ready = new Promise<number>((r) => this.inbox.push((m) => r(m.port!)));
     this.proc = Bun.spawn(["bun", "bench/lib/server-child.ts", JSON.stringify(config)], {
+      cwd: this.root,
       stdout: "inherit",
       stderr: "inherit",
       ipc: (m) => this.inbox.shift()?.(m),
     });
     this.url = `http://127.0.0.1:${await ready}`;
     return this.url;
+  }
+
+  /** The server's process id (its main thread's id too), for /proc figures. */
+  get pid(): number {
+    return this.proc!.pid;
   }
 
   get running(): boolean {
@@ -46,6 +55,15 @@ export class ServerProcess {
     const p = this.proc;
     if (!p) return;
     p.send({ type: "stop" });
+    await p.exited;
+    this.proc = null;
+  }
+
+  /** Ends the server at once, without draining (what it would still do is not being measured). */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    p.kill(9);
     await p.exited;
     this.proc = null;
   }

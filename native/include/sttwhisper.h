@@ -87,7 +87,13 @@ typedef enum stt_status {
   STT_E_INTERNAL = 9
 } stt_status;
 
-/** Longest accepted utterance: 10 minutes at 16 kHz. */
+/** ABI version: bumped whenever a function's signature or meaning changes.
+ *  Callers check stt_abi_version() against the value they were written for
+ *  before calling anything else (ffi/sttwhisper.ts does, at load). */
+#define STT_ABI_VERSION 2
+
+/** Longest accepted utterance: 10 minutes at 16 kHz. Per utterance, not per
+ *  call: a batch may hold up to STT_MAX_BATCH utterances of this length. */
 #define STT_MAX_SAMPLES 9600000
 /** Most utterances in one stt_transcribe / stt_detect_language call. */
 #define STT_MAX_BATCH 256
@@ -106,19 +112,23 @@ typedef enum stt_status {
 /** Opaque model handle. */
 typedef struct stt_model stt_model;
 
-/** Library version string, e.g. "sttwhisper 1 (ctranslate2 4.8.4)". Static; do not free. */
+/** STT_ABI_VERSION of the built library. Never fails. */
+STT_API int32_t stt_abi_version(void);
+
+/** Library version string, e.g. "sttwhisper 2 (ctranslate2 4.8.4)". Static; do not free.
+ *  Never fails. */
 STT_API const char* stt_version(void);
 
 /** CUDA devices CTranslate2 can see (0 without a driver, or in a CPU-only
  *  build). Never fails. Lets a caller size its worker pool before stt_load. */
 STT_API int32_t stt_cuda_device_count(void);
 
-/** Code of the last failure on this thread (STT_OK if none yet). */
+/** Code of the last failure on this thread (STT_OK if none yet). Never fails. */
 STT_API int32_t stt_last_error_code(void);
-/** Message of the last failure on this thread ("" if none). Owned by the shim. */
+/** Message of the last failure on this thread ("" if none). Owned by the shim. Never fails. */
 STT_API const char* stt_last_error(void);
 
-/** Frees a string returned by the shim through an out_json parameter. NULL is a no-op. */
+/** Frees a string returned by the shim through an out_json parameter. NULL is a no-op. Never fails. */
 STT_API void stt_free(void* ptr);
 
 /**
@@ -132,13 +142,17 @@ STT_API void stt_free(void* ptr);
  *  intra_threads threads per replica for CPU compute; 0 = CTranslate2 default.
  *  inter_threads replicas (parallel model calls); >= 1.
  *  out_model     receives the handle (set to NULL on failure).
- * Errors: INVALID_ARGUMENT, MODEL_NOT_FOUND, MODEL_LOAD, NO_CUDA, OUT_OF_MEMORY.
+ * Errors: INVALID_ARGUMENT (a NULL pointer, a count out of range, unknown
+ *         device / compute type), NO_CUDA (cuda asked for, or device_index
+ *         past the visible devices), MODEL_NOT_FOUND, MODEL_LOAD,
+ *         OUT_OF_MEMORY, INTERNAL.
  */
 STT_API int32_t stt_load(const char* model_dir, const char* device, const char* compute_type,
                          int32_t device_index, int32_t intra_threads, int32_t inter_threads,
                          stt_model** out_model);
 
-/** Drops one reference; frees the model when the count reaches zero. */
+/** Drops one reference; frees the model when the count reaches zero.
+ *  Errors: BAD_HANDLE (NULL, never loaded or already released), INTERNAL. */
 STT_API int32_t stt_release(stt_model* model);
 
 /**
@@ -147,6 +161,7 @@ STT_API int32_t stt_release(stt_model* model);
  *  out_n_mels        80 or 128.
  *  out_is_cuda       1 when running on CUDA.
  *  out_refcount      current number of stt_load references to this handle.
+ * Errors: BAD_HANDLE, INTERNAL.
  */
 STT_API int32_t stt_model_info(const stt_model* model, int32_t* out_multilingual, int32_t* out_n_mels,
                                int32_t* out_is_cuda, int32_t* out_refcount);
@@ -157,10 +172,11 @@ STT_API int32_t stt_model_info(const stt_model* model, int32_t* out_multilingual
  *  "compute_type":"int8",  // effective CTranslate2 compute type
  *  "num_languages":int,"vocab_size":int,"refcount":int,
  *  "eot":int,"sot":int,"no_timestamps":int,"suppress_ids":[int...]}
+ * Errors: INVALID_ARGUMENT (out_json NULL), BAD_HANDLE, OUT_OF_MEMORY, INTERNAL.
  */
 STT_API int32_t stt_model_describe(const stt_model* model, char** out_json);
 
-/** How many times a model was actually constructed in this process (cache misses). */
+/** How many times a model was actually constructed in this process (cache misses). Never fails. */
 STT_API int32_t stt_models_constructed(void);
 
 /**
@@ -199,6 +215,12 @@ STT_API int32_t stt_models_constructed(void);
  *   the byte-level BPE decode of tokens < eot, trimmed, invalid UTF-8 replaced
  *   with U+FFFD. Utterances shorter than one feature frame (< 160 samples)
  *   give an empty result without decoding (as faster-whisper does).
+ * Errors: INVALID_ARGUMENT (out_json / samples / lengths NULL, n_items, task,
+ *         beam_size, max_new_tokens, prompt / suppress / prefix ids, unknown
+ *         language, flags or temperature out of range), BAD_HANDLE,
+ *         INVALID_AUDIO (an empty utterance, one over STT_MAX_SAMPLES, NaN /
+ *         Inf samples; the message names the utterance), INFERENCE
+ *         (CTranslate2 failed), OUT_OF_MEMORY, INTERNAL.
  */
 STT_API int32_t stt_transcribe(stt_model* model, const float* samples, const int64_t* lengths,
                                int32_t n_items, const char* languages, int32_t task, int32_t beam_size,
@@ -212,6 +234,8 @@ STT_API int32_t stt_transcribe(stt_model* model, const float* samples, const int
  * "en" with probability 1). Same audio layout as stt_transcribe.
  *  top_k     how many (language, probability) pairs to list per item (>= 1).
  *  out_json  {"results":[{"language":"de","probability":f,"top":[["de",f],...]}...]}
+ * Errors: INVALID_ARGUMENT (out_json / samples / lengths NULL, n_items,
+ *         top_k < 1), BAD_HANDLE, INVALID_AUDIO, INFERENCE, OUT_OF_MEMORY, INTERNAL.
  */
 STT_API int32_t stt_detect_language(stt_model* model, const float* samples, const int64_t* lengths,
                                     int32_t n_items, int32_t top_k, char** out_json);
@@ -227,6 +251,9 @@ STT_API int32_t stt_detect_language(stt_model* model, const float* samples, cons
  *                to query the frame count only.
  *  out_capacity  number of floats `out` can hold (>= n_mels * frames).
  *  out_frames    receives frames = (n_samples + padding) / 160.
+ * Errors: INVALID_ARGUMENT (n_mels, padding, samples NULL, out_capacity too
+ *         small), INVALID_AUDIO (n_samples out of range, NaN / Inf samples),
+ *         OUT_OF_MEMORY, INTERNAL.
  */
 STT_API int32_t stt_log_mel(int32_t n_mels, const float* samples, int64_t n_samples, int32_t padding,
                             float* out, int64_t out_capacity, int64_t* out_frames);

@@ -41,6 +41,7 @@ export function createMetrics(io: SocketServer, counters: TransportCounters, par
         const pool = poolStatsOf(parts.engine);
         return pool ? { total: pool.executors, busy: pool.busyExecutors } : null;
       },
+      engineFailures: () => parts.watch?.failures() ?? new Map(),
     },
     { cluster },
   );

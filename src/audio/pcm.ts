@@ -4,6 +4,8 @@
  * (ArrayBuffer, Uint8Array, Int16Array, Python bytes).
  */
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 export type PcmResult = { ok: true; samples: Float32Array } | { ok: false; code: string; message: string };
 
 export function isBinary(value: unknown): value is ArrayBuffer | ArrayBufferView {
@@ -26,9 +28,15 @@ export function decodePcm16(value: unknown, maxSamples: number): PcmResult {
     return { ok: false, code: "chunk_too_long", message: `chunk has ${n} samples, limit is ${maxSamples}` };
   }
   const out = new Float32Array(n);
-  // DataView is alignment-safe: a Buffer slice may start at an odd offset.
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true) / 32768;
+  if (bytes.byteOffset % 2 === 0 && LITTLE_ENDIAN) {
+    // Read the wire bytes in place as int16: the conversion is the only copy.
+    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, n);
+    for (let i = 0; i < n; i++) out[i] = pcm[i]! / 32768;
+  } else {
+    // DataView is alignment-safe: a Buffer slice may start at an odd offset.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true) / 32768;
+  }
   return { ok: true, samples: out };
 }
 

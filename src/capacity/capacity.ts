@@ -49,8 +49,10 @@ export interface CapacitySnapshot {
   loadRatio: number;
   /** Speech seconds per wall second across admitted streams (from the VAD's cuts). */
   speechLoad: number;
-  /** Predicted p95 seconds at the current load. */
+  /** Predicted p95 seconds at the current load (model × correction). */
   predictedLatency: number;
+  /** Learned factor on the model's p95: measured over predicted, 1–MAX_CORRECTION. */
+  correction: number;
   /** Measured p95 seconds (hand-off → result) over the last window; null with too few. */
   observedLatency: number | null;
   cost: EngineCost | null;
@@ -77,15 +79,34 @@ const LATENCY_WINDOW_MS = 10_000;
 const MIN_LATENCY_SAMPLES = 8;
 const COST_SAMPLES = 64;
 const SNAPSHOT_TTL_MS = 200;
-/** Keys the server uses for its own engine calls. */
-const INTERNAL_KEY = /^__/;
+/** The learned correction never more than doubles the model's p95 (a burst of noise must not close the node). */
+const MAX_CORRECTION = 2;
+/** Weight of one window's measured/predicted ratio in the correction; one update per second at most. */
+const CORRECTION_GAIN = 0.3;
+const CORRECTION_EVERY_MS = 1000;
+
+/** The stream a guard retry (a second decode of an utterance) is load of. */
+const RETRY_OF: unique symbol = Symbol("capacity.retryOf");
+type RetryRequest = EngineRequest & { [RETRY_OF]?: string };
+
+/**
+ * A guard's retry of `req`: decoded alone (no stream key, outside the
+ * stream's ordering) but counted by the capacity as load of `req`'s stream.
+ */
+export function retryRequest(req: EngineRequest, temperature: number): EngineRequest {
+  const r: RetryRequest = { ...req, temperature, streamKey: undefined };
+  if (req.streamKey) r[RETRY_OF] = req.streamKey;
+  return r;
+}
 
 export class Capacity {
   private readonly streams = new Map<string, Stream>();
   private readonly refused = new Map<string, number>(); // socketId\0clientId → refused until (ms)
   private readonly costs: CostSample[] = [];
   private readonly recentCallMs: number[] = [];
-  private readonly latencies: [number, number][] = []; // [time ms, seconds]
+  private readonly latencies: [number, number, number][] = []; // [time ms, seconds, predicted p95 at hand-off]
+  private correction = 1;
+  private correctedAt = -Infinity;
   private readonly lifetimes: number[] = []; // ms, recent ended streams
   private cached: { at: number; snap: CapacitySnapshot } | null = null;
   /** Finals handed to the engine and not yet answered. */
@@ -94,6 +115,7 @@ export class Capacity {
   admittedTotal = 0;
   refusedTotal = 0;
   interimsShed = 0;
+  retriesCounted = 0;
 
   constructor(private readonly opts: CapacityOptions) {
     this.now = opts.now ?? (() => performance.now());
@@ -113,12 +135,19 @@ export class Capacity {
       async transcribe(req: EngineRequest): Promise<EngineResult> {
         // Interims are best-effort extra work: neither offered load nor the finals' cost.
         if (req.priority === "interim") return inner.transcribe(req);
-        if (req.streamKey) self.finalSubmitted(req.streamKey, req.audio.length / 16000);
-        const t0 = performance.now();
+        // A guard retry is one more engine call of its stream: load like a final.
+        const retryOf = (req as RetryRequest)[RETRY_OF];
+        if (retryOf) self.retriesCounted++;
+        const key = req.streamKey ?? retryOf;
+        if (key) self.finalSubmitted(key, req.audio.length / 16000);
+        // What the model alone (uncorrected) expects for this utterance: the correction learns from it.
+        const snap = self.snapshot(false);
+        const predicted = snap.predictedLatency / snap.correction;
+        const t0 = self.now();
         self.inFlight++;
         try {
           const r = await inner.transcribe(req);
-          self.observe(r, (performance.now() - t0) / 1000);
+          self.observe(r, (self.now() - t0) / 1000, predicted);
           return r;
         } finally {
           self.inFlight--;
@@ -139,7 +168,7 @@ export class Capacity {
       audio[i] = ((x / 2 ** 32) * 2 - 1) * 0.01;
     }
     const r = await engine.transcribe({ audio, language: null, streamKey: "__capacity_calibration__" });
-    this.observe(r, null);
+    this.observe(r, null, 0);
   }
 
   /** The hook at a new stream's first audio: null admits it, else the refusal to send. */
@@ -204,13 +233,15 @@ export class Capacity {
     // 9 streams against a capacity of 7 that way).
     const graceMs = 1000 / prior;
     for (const s of this.streams.values()) {
-      const age = Math.min(Math.max(0, now - s.admittedAt - graceMs), RATE_WINDOW_MS) / 1000;
-      offered += streamRate(s.finals.length, age, prior, TAU_S);
-      for (const [, sec] of s.finals) speech += sec / Math.max(age, TAU_S);
+      const age = Math.max(0, now - s.admittedAt - graceMs) / 1000;
+      offered += streamRate(s.finals.length, age, prior, TAU_S, RATE_WINDOW_MS / 1000);
+      for (const [, sec] of s.finals) speech += sec / Math.max(Math.min(age, RATE_WINDOW_MS / 1000), TAU_S);
     }
     const { shape, maxLatency, maxUtilization, maxStreams } = this.opts;
-    const limit = cost ? admissibleRate(cost, shape, maxLatency, maxUtilization) : Infinity;
     const observed = this.observedP95(now);
+    const correction = this.learnCorrection(now, observed);
+    const limit = cost ? admissibleRate(cost, shape, maxLatency / correction, maxUtilization) : Infinity;
+    const predict = (lambda: number) => (cost ? correction * predictP95(cost, shape, lambda) : Infinity);
     const n = this.streams.size;
     let reason: string | null = null;
     // An idle node always takes one stream: refusing it would serve nobody,
@@ -220,7 +251,7 @@ export class Capacity {
       else if (observed !== null && observed > maxLatency)
         reason = `measured final latency p95 ${observed.toFixed(2)} s is above capacity.max_latency ${maxLatency} s`;
       else if (offered + prior > limit)
-        reason = `one more stream would push the predicted final latency p95 to ${fmt(cost ? predictP95(cost, shape, offered + prior) : Infinity)} s (capacity.max_latency ${maxLatency} s, ${n} streams admitted)`;
+        reason = `one more stream would push the predicted final latency p95 to ${fmt(predict(offered + prior))} s (capacity.max_latency ${maxLatency} s, ${n} streams admitted)`;
     }
     let capacityStreams = Number.isFinite(limit) ? Math.max(1, Math.floor(limit / prior)) : Number.MAX_SAFE_INTEGER;
     if (maxStreams > 0) capacityStreams = Math.min(capacityStreams, maxStreams);
@@ -231,7 +262,8 @@ export class Capacity {
       capacityStreams,
       loadRatio: cost ? offered / maxThroughput(cost, shape) : 0,
       speechLoad: speech,
-      predictedLatency: cost ? predictP95(cost, shape, offered) : 0,
+      predictedLatency: cost ? predict(offered) : 0,
+      correction,
       observedLatency: observed,
       cost,
       offeredRate: offered,
@@ -246,7 +278,7 @@ export class Capacity {
     if (s) s.finals.push([this.now(), seconds]);
   }
 
-  private observe(r: EngineResult, latencySeconds: number | null): void {
+  private observe(r: EngineResult, latencySeconds: number | null, predicted: number): void {
     // Every utterance of a batch reports the same call; count the call once.
     if (!this.recentCallMs.includes(r.engineMs)) {
       this.recentCallMs.push(r.engineMs);
@@ -254,7 +286,7 @@ export class Capacity {
       this.costs.push({ batch: Math.max(1, r.batchSize), seconds: r.engineMs / 1000 });
       if (this.costs.length > COST_SAMPLES) this.costs.shift();
     }
-    if (latencySeconds !== null) this.latencies.push([this.now(), latencySeconds]);
+    if (latencySeconds !== null) this.latencies.push([this.now(), latencySeconds, predicted]);
     this.cached = null;
   }
 
@@ -291,9 +323,25 @@ export class Capacity {
 
   private observedP95(now: number): number | null {
     const xs = this.latencies.filter(([t]) => now - t <= LATENCY_WINDOW_MS).map(([, v]) => v);
-    if (xs.length < MIN_LATENCY_SAMPLES) return null;
-    xs.sort((a, b) => a - b);
-    return xs[Math.min(xs.length - 1, Math.ceil(0.95 * xs.length) - 1)]!;
+    return xs.length < MIN_LATENCY_SAMPLES ? null : p95(xs);
+  }
+
+  /**
+   * The model's error on this machine, learned from what it measures: the
+   * p95 measured over the last window against the p95 the model predicted
+   * when those utterances were handed over. Only ever raises the prediction
+   * (up to MAX_CORRECTION), and falls back toward 1 as windows come in on
+   * target. Contention the engine's own call times do not show (the VAD and
+   * the event loop on the same cores, bursts) lands here.
+   */
+  private learnCorrection(now: number, observed: number | null): number {
+    if (observed === null || now - this.correctedAt < CORRECTION_EVERY_MS) return this.correction;
+    const predicted = p95(this.latencies.filter(([t, , p]) => now - t <= LATENCY_WINDOW_MS && Number.isFinite(p) && p > 0).map(([, , p]) => p));
+    if (!(predicted > 0)) return this.correction;
+    const ratio = Math.min(MAX_CORRECTION, Math.max(1, observed / predicted));
+    this.correction = (1 - CORRECTION_GAIN) * this.correction + CORRECTION_GAIN * ratio;
+    this.correctedAt = now;
+    return this.correction;
   }
 
   /** About when one admitted stream will have ended: mean stream lifetime over the streams open now. */
@@ -308,6 +356,12 @@ export class Capacity {
   private dropExpiredRefusals(now: number): void {
     for (const [k, until] of this.refused) if (until <= now) this.refused.delete(k);
   }
+}
+
+function p95(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!;
 }
 
 function fmt(x: number): string {

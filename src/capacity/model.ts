@@ -4,24 +4,24 @@
  * server runs (no clock, no I/O), so it can be checked on its own.
  *
  * Engine cost is a batch-service model, S(k) = a + b·k seconds for an engine
- * call carrying k utterances. Per utterance rather than per audio second
- * because Whisper pads every utterance to a 30 s window: the encoder, most of
- * the call, costs the same for 2 s and for 20 s of speech.
+ * call carrying k utterances, with the measured spread of call times around
+ * that line (its squared coefficient of variation, scv). Per utterance rather
+ * than per audio second because Whisper pads every utterance to a 30 s
+ * window: the encoder, most of the call, costs the same for 2 s and 20 s.
  *
- * Latency, with λ utterances/s offered to W workers, batch limit K, and no
- * batch wait (the pool sends whatever is queued when a worker frees up):
- * - below saturation of single calls (ρ1 = λ·S(1)/W < 1) an utterance waits
- *   for at most the call in progress, which is busy with probability ρ1:
- *   p95 ≈ S(1)·(1 + ρ1);
- * - above it the workers never idle and batches grow until one call clears
- *   what arrived during the previous one: k = λ·S(k)/W, so k = λ·a/(W − λ·b),
- *   and an utterance waits for the call in progress plus its own:
- *   p95 ≈ 2·S(k);
- * - with λ·b ≥ W, or k beyond K, no batch size keeps up and the queue grows
- *   without bound (Infinity).
- * Both branches meet at ρ1 = 1 (2·S(1)). Admission also keeps λ below
- * `maxUtilization` of the engine's most utterances/s (W·K/S(K)), because
- * real talkers are bursty and the curve is a cliff past that point.
+ * Latency, with λ utterances/s offered to W workers and batch limit K: the
+ * engine is a queue with W servers (M/G/W). With batches of k utterances, a
+ * "job" arrives at λ/k per second and takes S(k); the wait's tail is Erlang
+ * C's, stretched by Allen–Cunneen's g = (ca² + cs²)/2 for non-exponential
+ * service (ca² = 1: talkers end utterances independently of each other):
+ *   P(wait > t) ≈ C(W, A)·exp(−(W − A)·t / (g·S(k))),  A = λ·S(k)/k,
+ * and the p95 of hand-off → result is the call's own p95 plus the wait's,
+ * taken at the batch size that serves best (the pool takes what is queued).
+ * The previous model (one call in progress at most: S(1)·(1 + ρ)) ignored the
+ * queue that forms when several talkers end utterances together, which is what
+ * set the tail in bench:overload (docs/benchmarks.md). With A ≥ W at every
+ * k ≤ K the queue grows without bound (Infinity). Admission also keeps λ
+ * below `maxUtilization` of the engine's most utterances/s (W·K/S(K)).
  */
 
 export interface CostSample {
@@ -36,6 +36,8 @@ export interface EngineCost {
   a: number;
   /** Seconds per utterance in the call. */
   b: number;
+  /** Squared coefficient of variation of call times around a + b·k (0 when unknown: steady calls). */
+  scv?: number;
 }
 
 /**
@@ -60,14 +62,28 @@ export function fitCost(samples: readonly CostSample[]): EngineCost | null {
     cov += (s.batch - mk) * (s.seconds - ms);
     vk += (s.batch - mk) ** 2;
   }
-  if (vk < 1e-9 * n) return { a: 0, b: ms / mk };
+  if (vk < 1e-9 * n) {
+    const b = ms / mk;
+    return { a: 0, b, scv: spread(samples, 0, b) };
+  }
   let b = cov / vk;
   // Noise on a shared machine can tilt the line; a call never gets cheaper per
   // extra utterance than a tenth of the average, nor costs less than nothing.
   const perUtt = ms / mk;
   b = Math.min(Math.max(b, 0.1 * perUtt), perUtt);
   const a = Math.max(0, ms - b * mk);
-  return { a, b };
+  return { a, b, scv: spread(samples, a, b) };
+}
+
+/** Mean squared relative deviation of the calls from the fitted line. */
+function spread(samples: readonly CostSample[], a: number, b: number): number {
+  if (samples.length < 2) return 0;
+  let sum = 0;
+  for (const s of samples) {
+    const fit = a + b * s.batch;
+    if (fit > 0) sum += ((s.seconds - fit) / fit) ** 2;
+  }
+  return sum / (samples.length - 1);
 }
 
 export interface ServiceShape {
@@ -86,16 +102,41 @@ export function maxThroughput(c: EngineCost, shape: ServiceShape): number {
   return (shape.workers * shape.maxBatch) / callSeconds(c, shape.maxBatch);
 }
 
+/** One-sided normal quantile for a p95. */
+const Z95 = 1.645;
+/** Arrivals' squared coefficient of variation: independent talkers (Poisson). */
+const ARRIVAL_SCV = 1;
+
+/** Erlang C: probability that a job waits, W servers, offered load A < W (Erlang B recursion). */
+export function erlangC(workers: number, load: number): number {
+  if (load <= 0) return 0;
+  if (load >= workers) return 1;
+  let b = 1;
+  for (let k = 1; k <= workers; k++) b = (load * b) / (k + load * b);
+  return (workers * b) / (workers - load * (1 - b));
+}
+
 /** Predicted p95 of hand-off → result, seconds, at `lambda` utterances/s (see the header). */
 export function predictP95(c: EngineCost, shape: ServiceShape, lambda: number): number {
-  const s1 = callSeconds(c, 1);
-  if (lambda <= 0) return s1;
-  const rho1 = (lambda * s1) / shape.workers;
-  if (rho1 < 1) return s1 * (1 + rho1);
-  if (lambda * c.b >= shape.workers) return Infinity;
-  const k = Math.max(1, (lambda * c.a) / (shape.workers - lambda * c.b));
-  if (k > shape.maxBatch) return Infinity;
-  return 2 * callSeconds(c, k);
+  const cv = Math.sqrt(Math.max(0, c.scv ?? 0));
+  if (lambda <= 0) return callSeconds(c, 1) * (1 + Z95 * cv);
+  // The pool takes whatever is queued when a worker frees up, so the batch
+  // settles near the size that serves best; each fixed size k is an M/G/W
+  // queue of batches, and the least of their p95s is the prediction (still
+  // rising with λ, as each of them does).
+  let best = Infinity;
+  for (let k = 1; k <= shape.maxBatch; k++) best = Math.min(best, p95AtBatch(c, shape.workers, lambda, k, cv));
+  return best;
+}
+
+function p95AtBatch(c: EngineCost, workers: number, lambda: number, k: number, cv: number): number {
+  const sk = callSeconds(c, k);
+  const load = (lambda * sk) / k;
+  if (load >= workers) return Infinity;
+  const waits = erlangC(workers, load);
+  const g = (ARRIVAL_SCV + cv * cv) / 2;
+  const wait95 = waits > 0.05 ? ((g * sk) / (workers - load)) * Math.log(waits / 0.05) : 0;
+  return sk * (1 + Z95 * cv) + wait95;
 }
 
 /**
@@ -118,10 +159,17 @@ export function admissibleRate(c: EngineCost, shape: ServiceShape, maxLatency: n
 
 /**
  * A stream's utterance rate, shrunk toward `prior` while the stream is young:
- * (n + prior·τ) / (t + τ). A new stream counts as a typical talker; after a
- * few multiples of τ its own rate dominates, so a silent open microphone
- * stops holding capacity.
+ * (n + prior·τ·f) / (t + τ·f), where `utterances` were counted over the last
+ * min(age, window) = t seconds and f = 1 − age/window fades the prior out
+ * over the first window. A new stream counts as a typical talker; once it has
+ * a full window of its own, only its own rate counts, so a silent open
+ * microphone holds nothing after one window (a plain (n + prior·τ)/(t + τ)
+ * with t capped at the window kept a seventh of the prior for ever).
  */
-export function streamRate(utterances: number, seconds: number, prior: number, tau: number): number {
-  return (utterances + prior * tau) / (Math.max(0, seconds) + tau);
+export function streamRate(utterances: number, ageSeconds: number, prior: number, tau: number, window = 60): number {
+  const age = Math.max(0, ageSeconds);
+  const t = Math.min(age, window);
+  const w = tau * Math.max(0, 1 - age / window);
+  if (t + w <= 0) return prior;
+  return (utterances + prior * w) / (t + w);
 }

@@ -23,6 +23,8 @@ export function readyResponse(r: Readiness): Response {
       load_ratio: num(s.loadRatio),
       predicted_latency_s: num(s.predictedLatency),
       observed_latency_s: num(s.observedLatency),
+      latency_correction: num(s.correction),
+      engine_cost: s.cost ? { call_s: num(s.cost.a), utterance_s: num(s.cost.b), scv: num(s.cost.scv ?? 0) } : null,
     },
     { status: r.ready ? 200 : 503, headers: { "Cache-Control": "no-store" } },
   );

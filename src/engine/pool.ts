@@ -56,6 +56,8 @@ export interface PoolOptions {
    * streams interims thin out before finals slow down. Default 0.5.
    */
   interimShare?: number;
+  /** Called when the last busy executor finishes and nothing waits: the whole engine went idle. */
+  onIdle?: (lastExecutor: number) => void;
 }
 
 /** Window over which the interims' share of executor time is measured (ms). */
@@ -386,6 +388,7 @@ export class BatchPool<Req, Res> {
         for (const key of keys) this.flush(key);
         if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
         this.schedule();
+        if (!this.closed && this.busy.size === 0 && this.queued === 0) this.opts.onIdle?.(slot);
       });
   }
 

@@ -28,6 +28,7 @@ export type WorkerRequest =
       prefixes: (readonly number[] | null)[];
       options: DecodeOptions;
     }
+  | { type: "idle" }
   | { type: "close" };
 
 export type ItemOutcome = { ok: true; result: NativeResult } | { ok: false; error: WireError };

@@ -6,15 +6,18 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { tuneNativeMalloc } from "../../ffi/malloc.ts";
-import { cudaDeviceCount, MAX_LENGTH, MAX_SAMPLES, type ModelDescription, type NativeResult } from "../../ffi/sttwhisper.ts";
-import { BatchPool, type Executor, type PoolStats } from "./pool.ts";
-import type { DecodeOptions, ItemOutcome, WireError, WorkerRequest, WorkerResponse } from "./protocol.ts";
+import { DEFAULT_MALLOC_TUNING, tuneNativeMalloc, type MallocTuning } from "../../ffi/malloc.ts";
+import { cudaDeviceCount, type ModelDescription } from "../../ffi/sttwhisper.ts";
+import { EngineError, validateAudio } from "./errors.ts";
+import { slotExecutor, type ExecutorContext, type Item } from "./executor.ts";
+import { BatchPool, type PoolStats } from "./pool.ts";
+import { promptEncoder } from "./prompts.ts";
 import { engineShape } from "./shape.ts";
 import { BpeTokenizer } from "./tokenizer.ts";
-import { groupWords } from "./words.ts";
 import type { EngineInfo, EngineRequest, EngineResult, EngineStats, SpeechEngine } from "./types.ts";
+import { WorkerSet } from "./workers.ts";
 
+export { EngineError } from "./errors.ts";
 export type { PoolStats } from "./pool.ts";
 
 export interface WhisperEngineConfig {
@@ -45,6 +48,8 @@ export interface WhisperEngineConfig {
   interimShare: number;
   /** Interims on a window trimmed to their audio + 3 s ("trimmed") or Whisper's 30 s ("full"). */
   interimWindow: "trimmed" | "full";
+  /** glibc malloc policy for the native engine (ffi/malloc.ts); process-wide, the first engine's wins. */
+  nativeMemory: MallocTuning;
 }
 
 export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
@@ -63,18 +68,8 @@ export const DEFAULT_WHISPER_CONFIG: Omit<WhisperEngineConfig, "modelPath"> = {
   maxQueuePerStream: 8,
   interimShare: 0.5,
   interimWindow: "full",
+  nativeMemory: DEFAULT_MALLOC_TUNING,
 };
-
-/** An engine error: `code` is a shim status name ("invalid_audio", "no_cuda", ...) or "queue_full". */
-export class EngineError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "EngineError";
-  }
-}
 
 export interface WhisperEngine extends SpeechEngine {
   stats(): EngineStats;
@@ -93,101 +88,6 @@ export interface WhisperEngine extends SpeechEngine {
   killWorkerForTest(i: number): void;
 }
 
-function fromWire(e: WireError): EngineError {
-  return new EngineError(e.code, e.message);
-}
-
-function validateAudio(audio: unknown): void {
-  if (!(audio instanceof Float32Array)) throw new EngineError("invalid_audio", "audio must be a Float32Array of 16 kHz mono samples");
-  if (audio.length === 0) throw new EngineError("invalid_audio", "audio is empty (0 samples)");
-  if (audio.length > MAX_SAMPLES) throw new EngineError("invalid_audio", `audio too long: at most ${MAX_SAMPLES} samples (10 min at 16 kHz)`);
-  for (let i = 0; i < audio.length; i++) {
-    if (!Number.isFinite(audio[i]!)) throw new EngineError("invalid_audio", `sample ${i} is NaN or infinite (audio must be finite floats in [-1, 1])`);
-  }
-}
-
-class WorkerHandle {
-  private readonly pending = new Map<number, (outcomes: ItemOutcome[], ms: number) => void>();
-  private nextId = 0;
-  private closedResolve: (() => void) | null = null;
-  private dead: string | null = null;
-  private closing = false;
-
-  constructor(readonly worker: Worker) {
-    worker.addEventListener("message", (ev: MessageEvent<WorkerResponse>) => {
-      const m = ev.data;
-      if (m.type === "result") {
-        this.pending.get(m.id)?.(m.results, m.ms);
-        this.pending.delete(m.id);
-      } else if (m.type === "run_error") {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        p?.([{ ok: false, error: m.error }], 0);
-      } else if (m.type === "closed") {
-        this.closedResolve?.();
-      }
-    });
-    worker.addEventListener("error", (ev) => this.fail(`engine worker crashed: ${(ev as ErrorEvent).message ?? "unknown error"}`));
-    // A worker that ends without being asked to (terminated, exited) answers nothing more.
-    worker.addEventListener("close", () => {
-      if (!this.closing && !this.dead) this.fail("engine worker exited");
-    });
-  }
-
-  get alive(): boolean {
-    return this.dead === null;
-  }
-
-  private fail(message: string): void {
-    this.dead = message;
-    for (const [, p] of this.pending) p([{ ok: false, error: { code: "engine_error", status: 9, message } }], 0);
-    this.pending.clear();
-  }
-
-  init(load: WorkerRequest & { type: "init" }): Promise<Extract<WorkerResponse, { type: "ready" }>> {
-    return new Promise((resolve, reject) => {
-      const onMsg = (ev: MessageEvent<WorkerResponse>) => {
-        const m = ev.data;
-        if (m.type === "ready") {
-          this.worker.removeEventListener("message", onMsg);
-          resolve(m);
-        } else if (m.type === "init_error") {
-          this.worker.removeEventListener("message", onMsg);
-          reject(fromWire(m.error));
-        }
-      };
-      this.worker.addEventListener("message", onMsg);
-      this.worker.addEventListener("error", (ev) => reject(new EngineError("engine_error", `engine worker failed to start: ${(ev as ErrorEvent).message}`)), { once: true });
-      this.worker.postMessage(load);
-    });
-  }
-
-  run(
-    audios: Float32Array[],
-    languages: (string | null)[],
-    prefixes: (readonly number[] | null)[],
-    options: DecodeOptions,
-  ): Promise<{ outcomes: ItemOutcome[]; ms: number }> {
-    if (this.dead) return Promise.reject(new EngineError("engine_error", this.dead));
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, (outcomes, ms) => resolve({ outcomes, ms }));
-      const msg: WorkerRequest = { type: "run", id, audios, languages, prefixes, options };
-      this.worker.postMessage(msg);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    if (!this.dead) {
-      const closed = new Promise<void>((r) => (this.closedResolve = r));
-      this.worker.postMessage({ type: "close" } satisfies WorkerRequest);
-      await Promise.race([closed, Bun.sleep(5000)]);
-    }
-    this.worker.terminate();
-  }
-}
-
 /**
  * Loads the model once (shared by all workers) and returns a SpeechEngine.
  * Rejects with an EngineError (code "model_not_found", "model_load", "no_cuda",
@@ -199,161 +99,59 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
   const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : os.cpus().length;
   // The CUDA question only matters for the automatic shape; asking it loads the library.
   const cuda = c.maxWorkers <= 0 && (c.device === "cuda" || (c.device === "auto" && cudaDeviceCount() > 0));
-  const { workers, threads: intraThreads } = engineShape({ workers: c.maxWorkers, threads: c.cpuThreads, cuda, cores });
+  const { workers: count, threads: intraThreads } = engineShape({ workers: c.maxWorkers, threads: c.cpuThreads, cuda, cores });
   if (c.beamSize < 1) throw new EngineError("invalid_argument", "beamSize must be >= 1");
   if (c.maxNewTokens < 1) throw new EngineError("invalid_argument", "maxNewTokens must be >= 1");
 
   // Suppress list and prompt need the tokenizer; without tokenizer.json fall back to
   // the model's config.json suppress_ids (equal for the OpenAI checkpoints) and no prompt.
-  let tokenizer: BpeTokenizer | null = null;
-  if (existsSync(path.join(modelPath, "tokenizer.json"))) tokenizer = BpeTokenizer.fromModelDir(modelPath);
+  const tokenizer = existsSync(path.join(modelPath, "tokenizer.json")) ? BpeTokenizer.fromModelDir(modelPath) : null;
   const suppressIds = tokenizer ? tokenizer.suppressTokens() : [];
-  // Prompts are encoded once per distinct text and the same array object is
-  // handed out again: a file's utterances share one encoding, and the batch
-  // executor groups items by array identity.
-  const encoded = new Map<string, readonly number[] | null>();
-  const encodePrompt = (text: string | null | undefined): readonly number[] | null => {
-    const key = text?.trim() ?? "";
-    if (!key) return null;
-    let ids = encoded.get(key);
-    if (ids === undefined) {
-      if (!tokenizer) throw new EngineError("invalid_argument", `a prompt needs ${path.join(modelPath, "tokenizer.json")}`);
-      if (encoded.size >= 256) encoded.clear(); // per-request prompts must not grow this without bound
-      ids = tokenizer.encode(" " + key).slice(-(MAX_LENGTH / 2 - 1));
-      encoded.set(key, ids);
-    }
-    return ids;
-  };
+  const encodePrompt = promptEncoder(tokenizer, modelPath);
   const configuredPrompt = encodePrompt(c.initialPrompt);
-  const promptIds = configuredPrompt ?? [];
 
   // Before the workers and CTranslate2's threads exist: see ffi/malloc.ts.
-  tuneNativeMalloc();
-  const handles: WorkerHandle[] = [];
-  const ready: Extract<WorkerResponse, { type: "ready" }>[] = [];
-  const load = { modelDir: modelPath, device: c.device, computeType: c.computeType, deviceIndex: c.deviceIndex, intraThreads, interThreads: workers };
-  try {
-    for (let i = 0; i < workers; i++) {
-      const h = new WorkerHandle(new Worker(new URL("./worker.ts", import.meta.url).href));
-      handles.push(h);
-      // Sequential: the first load constructs the model, the others share it.
-      ready.push(await h.init({ type: "init", load }));
-    }
-  } catch (e) {
-    await Promise.all(handles.map((h) => h.close().catch(() => {})));
-    if (e instanceof EngineError) throw e;
-    throw new EngineError("engine_error", (e as Error).message);
-  }
-  const desc: ModelDescription = ready[0]!.description;
-  const decode: DecodeOptions = {
-    task: c.task,
-    beamSize: Math.floor(c.beamSize),
-    maxNewTokens: Math.floor(c.maxNewTokens),
-    promptIds: null, // per batch, from its items
-    suppressIds: suppressIds.length ? suppressIds : null,
-    temperature: 0,
-    wordTimestamps: false,
-    shortWindow: false,
-  };
-  const pieces = tokenizer?.tokenBytes();
-  const textOf = (ids: readonly number[]) => (tokenizer ? tokenizer.decode(ids) : "");
-  const sotLength = desc.multilingual ? 3 : 1;
-
-  type Item = {
-    audio: Float32Array;
-    language: string | null;
-    promptIds: readonly number[] | null;
-    prefix: readonly number[] | null;
-    wordTimestamps: boolean;
-    interim: boolean;
-    temperature: number;
-  };
-  // One CTranslate2 call takes one prompt and one set of decoding options, so
-  // a batch is split by them; live finals all share the configured prompt and
-  // options and stay in a single call.
-  // A dead worker is replaced by a new one (the model is shared, so this is
-  // quick) and the batch it held runs once more there; if that fails too, its
-  // items fail, each reaching its own sender as engine_error.
-  let restarts = 0;
-  const replacing = new Map<number, Promise<WorkerHandle>>();
-  const replace = (slot: number): Promise<WorkerHandle> => {
-    let p = replacing.get(slot);
-    if (!p) {
-      p = (async () => {
-        const h = new WorkerHandle(new Worker(new URL("./worker.ts", import.meta.url).href));
-        try {
-          await h.init({ type: "init", load });
-        } catch (e) {
-          await h.close().catch(() => {});
-          throw e;
-        }
-        handles[slot] = h;
-        restarts++;
-        return h;
-      })().finally(() => replacing.delete(slot));
-      replacing.set(slot, p);
-    }
-    return p;
-  };
-  const runOn = async (slot: number, ...args: Parameters<WorkerHandle["run"]>) => {
-    const h = handles[slot]!;
-    if (h.alive) {
-      const r = await h.run(...args);
-      if (h.alive) return r;
-    }
-    if (closed) throw new EngineError("engine_error", "the engine is closed");
-    return (await replace(slot)).run(...args);
-  };
-  const executors: Executor<Item, EngineResult>[] = handles.map((_, slot) => async (batch) => {
-    const groups = new Map<readonly number[] | null, Map<string, number[]>>();
-    batch.forEach((b, i) => {
-      const byOptions = groups.get(b.promptIds) ?? new Map<string, number[]>();
-      groups.set(b.promptIds, byOptions);
-      const key = `${b.wordTimestamps}|${b.interim}|${b.temperature}`;
-      byOptions.set(key, [...(byOptions.get(key) ?? []), i]);
-    });
-    const out: Awaited<ReturnType<Executor<Item, EngineResult>>> = new Array(batch.length);
-    for (const [prompt, byOptions] of groups) {
-      for (const idx of byOptions.values()) {
-        const items = idx.map((i) => batch[i]!);
-        const first = items[0]!;
-        const promptLength = (prompt && prompt.length > 0 ? prompt.length + 1 : 0) + sotLength + 1;
-        const longestPrefix = Math.max(0, ...items.map((b) => b.prefix?.length ?? 0));
-        // Interims get a token budget in proportion to their audio (about 4
-        // tokens per second of speech is generous), so a looping hypothesis
-        // stops early instead of burning the engine.
-        const seconds = Math.max(...items.map((b) => b.audio.length)) / 16000;
-        const budget = first.interim ? Math.min(decode.maxNewTokens, Math.ceil(seconds * 6) + 8) : decode.maxNewTokens;
-        const { outcomes, ms } = await runOn(
-          slot,
-          items.map((b) => b.audio),
-          items.map((b) => b.language),
-          items.map((b) => b.prefix),
-          {
-            ...decode,
-            promptIds: prompt,
-            maxNewTokens: Math.max(1, Math.min(budget, MAX_LENGTH - promptLength - longestPrefix)),
-            temperature: first.temperature,
-            wordTimestamps: first.wordTimestamps,
-            shortWindow: first.interim && c.interimWindow === "trimmed",
-          },
-        );
-        outcomes.forEach((o, k) => {
-          const item = items[k]!;
-          out[idx[k]!] = o.ok
-            ? { ok: true as const, value: toResult(o.result, ms, items.length, item.audio.length / 16000, pieces) }
-            : { ok: false as const, error: fromWire(o.error) };
-        });
-      }
-    }
-    return out;
+  const memory = tuneNativeMalloc(c.nativeMemory);
+  const workers = await WorkerSet.start(count, {
+    modelDir: modelPath,
+    device: c.device,
+    computeType: c.computeType,
+    deviceIndex: c.deviceIndex,
+    intraThreads,
+    interThreads: count,
   });
-  const pool = new BatchPool<Item, EngineResult>(executors, {
-    batchSize: Math.max(1, Math.floor(c.batchSize)),
-    batchWaitMs: Math.max(0, c.batchWaitMs),
-    maxQueuePerStream: Math.max(1, Math.floor(c.maxQueuePerStream)),
-    interimShare: c.interimShare,
-  });
+  // Loading leaves freed conversion buffers in the heap (no block is mapped on its own).
+  if (memory.trimWhenIdle) workers.idle(0);
+  const desc: ModelDescription = workers.ready[0]!.description;
+  const ctx: ExecutorContext = {
+    workers,
+    decode: {
+      task: c.task,
+      beamSize: Math.floor(c.beamSize),
+      maxNewTokens: Math.floor(c.maxNewTokens),
+      promptIds: null, // per call, from its items
+      suppressIds: suppressIds.length ? suppressIds : null,
+      temperature: 0,
+      wordTimestamps: false,
+      shortWindow: false,
+    },
+    sotLength: desc.multilingual ? 3 : 1,
+    shortInterimWindow: c.interimWindow === "trimmed",
+    pieces: tokenizer?.tokenBytes(),
+  };
+  const pool = new BatchPool<Item, EngineResult>(
+    Array.from({ length: count }, (_, slot) => slotExecutor(ctx, slot)),
+    {
+      batchSize: Math.max(1, Math.floor(c.batchSize)),
+      batchWaitMs: Math.max(0, c.batchWaitMs),
+      maxQueuePerStream: Math.max(1, Math.floor(c.maxQueuePerStream)),
+      interimShare: c.interimShare,
+      // Free native memory goes back to the OS only when no worker has
+      // anything to do, never between the batches of a busy engine
+      // (malloc_trim covers the whole process, so one worker does it).
+      onIdle: memory.trimWhenIdle ? (slot) => workers.idle(slot) : undefined,
+    },
+  );
 
   const info: EngineInfo = {
     modelPath,
@@ -361,16 +159,16 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     computeType: desc.compute_type,
     multilingual: desc.multilingual,
     nMels: desc.n_mels,
-    workers,
+    workers: count,
   };
   let closed = false;
 
   return {
     info,
     suppressIds,
-    promptIds,
-    workerModels: ready.map((r) => ({ handle: r.handle, refcount: r.description.refcount, constructed: r.constructed })),
-    textOf,
+    promptIds: configuredPrompt ?? [],
+    workerModels: workers.ready.map((r) => ({ handle: r.handle, refcount: r.description.refcount, constructed: r.constructed })),
+    textOf: (ids) => (tokenizer ? tokenizer.decode(ids) : ""),
     async transcribe(req: EngineRequest): Promise<EngineResult> {
       validateAudio(req.audio);
       const language = req.language === undefined ? c.language : req.language;
@@ -404,51 +202,16 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
       };
     },
     poolStats: () => pool.getStats(),
-    workerRestarts: () => restarts,
-    killWorkerForTest: (i) => handles[i]?.worker.terminate(),
+    workerRestarts: () => workers.restartCount,
+    killWorkerForTest: (i) => workers.kill(i),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       await pool.close();
-      await Promise.all(handles.map((h) => h.close()));
+      await workers.close();
     },
   };
 }
 
 /** Longest forced prefix (tokens): the shim takes up to half of Whisper's 448. */
 const MAX_PREFIX = 200;
-
-function toResult(r: NativeResult, ms: number, batchSize: number, seconds: number, pieces: Uint8Array[] | undefined): EngineResult {
-  const words =
-    r.token_times && pieces
-      ? groupWords(
-          r.tokens.filter((t) => t < pieces.length).map((t, i) => ({ text: latin(pieces[t]), time: r.token_times![i]! })),
-          seconds,
-          utf8,
-        )
-      : undefined;
-  return {
-    words,
-    text: r.text,
-    tokens: r.tokens,
-    avgLogprob: r.avg_logprob,
-    noSpeechProb: r.no_speech_prob,
-    language: r.language || "en",
-    languageProbability: r.language_probability,
-    engineMs: ms,
-    batchSize,
-  };
-}
-
-/**
- * A token's text for word grouping. Bytes of a character split across tokens
- * decode on their own to U+FFFD, so the word text is rebuilt from bytes: each
- * word keeps the raw bytes of its tokens and is decoded once whole.
- */
-function latin(bytes: Uint8Array | undefined): string {
-  return bytes ? String.fromCharCode(...bytes) : "";
-}
-
-function utf8(latinText: string): string {
-  return new TextDecoder().decode(Uint8Array.from(latinText, (c) => c.charCodeAt(0)));
-}

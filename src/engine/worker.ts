@@ -4,12 +4,14 @@
  * on inference. All workers of the process get the same native model (the shim
  * caches by model key with a refcount).
  */
+import { heapTrimmer } from "../../ffi/malloc.ts";
 import * as native from "../../ffi/sttwhisper.ts";
 import type { WorkerRequest, WorkerResponse, WireError } from "./protocol.ts";
 
 declare const self: Worker;
 
 let model: native.ModelHandle | null = null;
+const trim = heapTrimmer();
 
 function wire(e: unknown): WireError {
   if (e instanceof native.SttError) return { code: e.code, status: e.status, message: e.message };
@@ -59,6 +61,11 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         });
         reply({ type: "result", id: msg.id, results, ms: performance.now() - t0 });
       }
+      return;
+    }
+    case "idle": {
+      // Only sent when the pool has nothing for this worker (ffi/malloc.ts: trimWhenIdle).
+      trim?.();
       return;
     }
     case "close": {

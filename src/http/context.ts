@@ -9,6 +9,7 @@ import { bearerToken, type TokenAuth } from "../auth/tokens.ts";
 import type { ServerMetrics } from "../metrics/metrics.ts";
 import type { HealthReport } from "../metrics/health.ts";
 import type { Readiness } from "../capacity/ready.ts";
+import type { FileJobs } from "./file-jobs.ts";
 
 /** What HTTP handlers may read; built once the server has started. */
 export interface HttpContext {
@@ -24,6 +25,8 @@ export interface HttpContext {
   auth?: TokenAuth;
   metrics?: ServerMetrics;
   health?: () => Promise<HealthReport>;
+  /** File jobs in progress (shutdown drains them, then answers the rest). */
+  fileJobs?: FileJobs;
   /** GET /ready: whether this node admits new streams. */
   ready?: () => Readiness;
 }

@@ -1,8 +1,9 @@
-import { AudioDecodeError, AudioTooLongError, decodeAudio } from "../offline/decode.ts";
+import { AbortedUpload, Upload, type UploadRefusal } from "../offline/upload.ts";
+import { boundaryOf } from "../offline/multipart.ts";
 import { toSrt, toVerboseJson, toVtt } from "../offline/format.ts";
 import { transcribeSamples } from "../offline/transcribe.ts";
 import { requireToken, type HttpContext } from "./context.ts";
-import { JobSlots, readBodyCapped } from "./body.ts";
+import { JobSlots } from "./body.ts";
 import { modelLanguages } from "./languages.ts";
 import { transcriptionEvents } from "./transcription-sse.ts";
 
@@ -46,37 +47,52 @@ async function transcriptionRequest(req: Request, ctx: HttpContext, done: { audi
   if (!ctx.isReady()) return fail(503, "not_ready", "the server is starting or shutting down", null);
 
   const type = req.headers.get("content-type") ?? "";
-  if (!/^multipart\/form-data/i.test(type)) {
-    return fail(400, "invalid_request", "send multipart/form-data with a `file` field (and `model`)", null);
-  }
+  const boundary = /^multipart\/form-data/i.test(type) ? boundaryOf(type) : null;
+  if (!boundary) return fail(400, "invalid_request", "send multipart/form-data with a `file` field (and `model`)", null);
   const maxBytes = ctx.config.limits.max_upload_bytes;
   if (Number(req.headers.get("content-length") ?? 0) > maxBytes) return tooLarge(maxBytes);
   const release = await slots.acquire();
   if (!release) return fail(429, "too_many_requests", "too many transcription jobs in progress; retry later", null, { "Retry-After": "5" });
-  // A streamed answer keeps the slot until its last event.
+  // The body is read, decoded and resampled in a worker (src/offline/upload.ts); the job stops when its client goes away or shutdown gives up on it.
+  const job = ctx.fileJobs?.begin(req.signal) ?? { signal: req.signal, stoppedByShutdown: false, end() {} };
+  let upload: Upload | null = null;
+  // A streamed answer keeps the slot (and counts as a running job) until its last event.
   let streaming: Promise<void> | null = null;
   try {
-    const body = await readBodyCapped(req, maxBytes);
-    if (!body) return tooLarge(maxBytes);
-    let form: FormData;
-    try {
-      form = await new Response(body, { headers: { "content-type": type } }).formData();
-    } catch {
-      return fail(400, "invalid_request", "could not parse the multipart/form-data body", null);
-    }
-    return await transcribeForm(form, ctx, done, (finished) => (streaming = finished));
+    const limits = ctx.config.limits;
+    const got = await Upload.receive(req, boundary, { maxBytes, maxSeconds: limits.max_file_seconds, timeoutMs: limits.file_decode_timeout_seconds * 1000 }, job.signal);
+    upload = got.upload;
+    if ("refusal" in got) return refused(got.refusal);
+    const form = new FormData();
+    for (const [k, v] of got.fields) form.append(k, v);
+    return await transcribeForm(form, got.file, upload, ctx, done, job.signal, (finished) => (streaming = finished));
+  } catch (err) {
+    if (!(err instanceof AbortedUpload)) throw err;
+    return job.stoppedByShutdown
+      ? fail(503, "shutting_down", "the server is shutting down; retry on another node", null, { "Retry-After": "5" })
+      : fail(499, "client_closed_request", "the request was closed before its transcription finished", null);
   } finally {
-    if (streaming) (streaming as Promise<void>).finally(release);
-    else release();
+    void upload?.close(); // the temporary file goes in the background: the answer need not wait for it
+    const over = () => {
+      job.end();
+      release();
+    };
+    if (streaming) (streaming as Promise<void>).finally(over);
+    else over();
   }
 }
 
-async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSeconds: number }, streamed: (finished: Promise<void>) => void): Promise<Response> {
-  const limits = ctx.config.limits;
-
-  const file = form.get("file");
+async function transcribeForm(
+  form: FormData,
+  file: { name: string } | null,
+  upload: Upload,
+  ctx: HttpContext,
+  done: { audioSeconds: number },
+  signal: AbortSignal,
+  streamed: (finished: Promise<void>) => void,
+): Promise<Response> {
+  if (file === null && form.has("file")) return fail(400, "invalid_file", "`file` must be a file upload, not a text field", "file");
   if (file === null) return fail(400, "missing_file", "the `file` field is required (the audio to transcribe)", "file");
-  if (typeof file === "string") return fail(400, "invalid_file", "`file` must be a file upload, not a text field", "file");
 
   const format = text(form, "response_format") ?? "json";
   if (!FORMATS.has(format)) return fail(400, "invalid_value", `response_format must be one of ${[...FORMATS].join(", ")}`, "response_format");
@@ -110,31 +126,35 @@ async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSec
     return fail(400, "invalid_value", "timestamp_granularities[]=word needs response_format=verbose_json", "timestamp_granularities");
   }
 
-  const name = (file.name || "file").slice(0, 200);
-  let audio: Float32Array;
-  try {
-    audio = await decodeAudio(new Uint8Array(await file.arrayBuffer()), {
-      timeoutMs: limits.file_decode_timeout_seconds * 1000,
-      maxSeconds: limits.max_file_seconds,
-    });
-  } catch (err) {
-    if (err instanceof AudioTooLongError) return fail(413, "audio_too_long", `${name}: ${err.message}`, "file");
-    if (err instanceof AudioDecodeError) return fail(400, "invalid_audio", `${name}: ${err.message}`, "file");
-    throw err;
-  }
+  const name = file.name;
+  const decoded = await upload.decode();
+  if ("refusal" in decoded) return refused(decoded.refusal);
+  const audio = decoded.samples;
   if (audio.length === 0) return fail(400, "invalid_audio", `${name}: no audio samples in the file`, "file");
 
   const deps = { config: ctx.config, vad: ctx.vad, engine: ctx.engine, guardCounters: ctx.sessions.guardCounters };
   if (stream) {
     done.audioSeconds = audio.length / 16000;
-    const sse = transcriptionEvents((onSegment, signal) => transcribeSamples(audio, deps, { language, prompt, onSegment, signal }), ctx.log);
+    const sse = transcriptionEvents((onSegment, cancelled) => transcribeSamples(audio, deps, { language, prompt, onSegment, signal: AbortSignal.any([cancelled, signal]) }), ctx.log);
     streamed(sse.finished);
     return sse.response;
   }
   let result;
   try {
-    result = await transcribeSamples(audio, deps, { language, prompt, wordTimestamps });
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new AbortedUpload("aborted"));
+      signal.addEventListener("abort", () => reject(new AbortedUpload("aborted")), { once: true });
+    });
+    aborted.catch(() => {}); // may reject after the job is over
+    const running = transcribeSamples(audio, deps, { language, prompt, wordTimestamps, signal });
+    running.catch(() => {}); // an aborted job stops at its next step; its answer is already given
+    result = await Promise.race([running, aborted]);
   } catch (err) {
+    if (err instanceof AbortedUpload) throw err;
+    // The only argument a file request passes on is its prompt; the engine refuses it without tokenizer.json.
+    if ((err as { code?: string }).code === "invalid_argument") {
+      return fail(400, "invalid_value", "this server's model cannot take a prompt (its tokenizer.json is missing)", "prompt");
+    }
     // The engine's message stays in the log: it may name paths and internals.
     ctx.log.error("file transcription failed", { error: String(err) });
     return fail(500, "engine_error", "transcription failed; the server log has the details", null);
@@ -158,6 +178,10 @@ async function transcribeForm(form: FormData, ctx: HttpContext, done: { audioSec
 function text(form: FormData, key: string): string | undefined {
   const v = form.get(key);
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+function refused(r: UploadRefusal): Response {
+  return fail(r.status, r.code, r.message, r.param);
 }
 
 function tooLarge(maxBytes: number): Response {

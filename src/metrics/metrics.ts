@@ -21,6 +21,8 @@ export interface MetricsSource {
   redisUp(): boolean | null;
   /** Worker pool occupancy, when the engine reports it. */
   workers?(): { total: number; busy: number } | null;
+  /** Engine requests that were rejected, by reason (from the engine watch). */
+  engineFailures?(): ReadonlyMap<string, number>;
 }
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20];
@@ -36,6 +38,7 @@ export class ServerMetrics {
   private readonly utteranceLatency: Histogram;
   private readonly queueWait: Histogram;
   private readonly batchSize: Histogram;
+  private readonly interimLatency: Histogram;
   private readonly authFailures: Counter<"reason">;
   private readonly connectionsRefused: Counter<"reason">;
   private readonly fileRequests: Counter<"status">;
@@ -125,6 +128,17 @@ export class ServerMetrics {
       },
     });
 
+    new Counter({
+      name: "stt_engine_request_failures_total",
+      help: "Engine requests that failed, by reason: request-level (superseded, queue_full, invalid_audio, invalid_argument) or engine-level (engine_error, ...). Only a stalled or dead engine flips /health.",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of source.engineFailures?.() ?? []) this.labels(reason).inc(n);
+      },
+    });
+
     this.engineLatency = new Histogram({
       name: "stt_engine_latency_seconds",
       help: "Time of the engine call that transcribed an utterance (shared by the utterances of one batch).",
@@ -147,6 +161,12 @@ export class ServerMetrics {
       name: "stt_engine_batch_size",
       help: "Size of the batch each utterance was transcribed in.",
       buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.interimLatency = new Histogram({
+      name: "stt_interim_latency_seconds",
+      help: "From an interim request's hand-off to the engine until its result (kept out of the final-utterance histograms).",
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.authFailures = new Counter({
@@ -172,7 +192,7 @@ export class ServerMetrics {
       help: "Seconds of audio transcribed through POST /v1/audio/transcriptions (not in stt_audio_seconds_total, which counts streams).",
       registers,
     });
-    const streams = new Counter({ name: "stt_door_streams_total", help: "Streams opened, by front door (socketio, deepgram, openai).", labelNames: ["door"], registers });
+    const streams = new Counter({ name: "stt_door_streams_total", help: "Streams opened, by front door (socketio, deepgram, flux, openai).", labelNames: ["door"], registers });
     const refused = new Counter({ name: "stt_door_refusals_total", help: "Streams or connections refused by a front door, by door and code.", labelNames: ["door", "code"], registers });
     const errors = new Counter({ name: "stt_door_errors_total", help: "Errors sent to clients by a front door, by door and code.", labelNames: ["door", "code"], registers });
     this.doors = {
@@ -188,12 +208,17 @@ export class ServerMetrics {
     if (audioSeconds > 0) this.fileAudio.inc(audioSeconds);
   }
 
-  /** One transcribed utterance: `totalMs` from hand-off to result, `engineMs` inside the engine call. */
+  /** One transcribed final utterance: `totalMs` from hand-off to result, `engineMs` inside the engine call. */
   observeUtterance(totalMs: number, engineMs: number, batchSize: number): void {
     this.utteranceLatency.observe(totalMs / 1000);
     this.engineLatency.observe(engineMs / 1000);
     this.queueWait.observe(Math.max(0, totalMs - engineMs) / 1000);
     this.batchSize.observe(batchSize);
+  }
+
+  /** One answered interim request. */
+  observeInterim(totalMs: number): void {
+    this.interimLatency.observe(totalMs / 1000);
   }
 
   authFailed(reason: string): void {

@@ -58,6 +58,129 @@ function checkDuration(samples: Float32Array, limits: DecodeLimits): Float32Arra
   return samples;
 }
 
+/**
+ * Where a WAV file's samples are and how they are laid out, from its first
+ * bytes only: "more" when the header needs more bytes, null when the bytes
+ * are not a RIFF/WAVE file. `pcm` is false for codecs only ffmpeg decodes.
+ */
+export type WavLayout =
+  | "more"
+  | null
+  | { pcm: boolean; format: number; channels: number; rate: number; bits: number; byteRate: number; dataOffset: number; dataSize: number | null };
+
+export function wavLayout(head: Uint8Array): WavLayout {
+  if (head.length < 12) return "RIFF".startsWith(ascii(head, 0, Math.min(4, head.length))) ? "more" : null;
+  if (!isWav(head)) return null;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let pos = 12;
+  let fmt: { format: number; channels: number; rate: number; bits: number; byteRate: number } | null = null;
+  while (pos + 8 <= head.length) {
+    const id = ascii(head, pos, 4);
+    const size = view.getUint32(pos + 4, true);
+    const body = pos + 8;
+    if (id === "fmt ") {
+      if (size < 16) throw new AudioDecodeError("WAV fmt chunk is truncated");
+      if (body + Math.min(size, 26) > head.length) return "more";
+      let format = view.getUint16(body, true);
+      if (format === 0xfffe && size >= 26) format = view.getUint16(body + 24, true);
+      fmt = { format, channels: view.getUint16(body + 2, true), rate: view.getUint32(body + 4, true), byteRate: view.getUint32(body + 8, true), bits: view.getUint16(body + 14, true) };
+    } else if (id === "data") {
+      if (!fmt) throw new AudioDecodeError("WAV data chunk comes before its fmt chunk");
+      const { format, channels, rate, bits } = fmt;
+      if (channels < 1 || channels > 64 || rate < 1000 || rate > 768_000) throw new AudioDecodeError(`WAV has ${channels} channels at ${rate} Hz`);
+      const pcm = (format === 1 && [8, 16, 24, 32].includes(bits)) || (format === 3 && (bits === 32 || bits === 64));
+      // For the codecs decoded here the rate follows from the layout; the header's own byte rate is only trusted for the others.
+      const byteRate = pcm ? rate * channels * (bits / 8) : fmt.byteRate;
+      return { pcm, ...fmt, byteRate, dataOffset: body, dataSize: size === 0 || size === 0xffffffff ? null : size };
+    }
+    pos = body + size + (size & 1);
+    if (pos > 1 << 20) throw new AudioDecodeError("WAV header chunks before the data are larger than 1 MiB");
+  }
+  return "more";
+}
+
+/** Seconds of audio a WAV layout declares for `dataBytes` bytes of samples (null when it cannot tell). */
+export function wavSeconds(layout: Exclude<WavLayout, "more" | null>, dataBytes: number): number | null {
+  return layout.byteRate > 0 ? dataBytes / layout.byteRate : null;
+}
+
+/**
+ * Decodes the samples of a PCM or float WAV file on disk to 16 kHz mono, a
+ * chunk at a time: memory holds the output and one chunk, never the file.
+ */
+export async function decodeWavFile(path: string, layout: Exclude<WavLayout, "more" | null>, limits: DecodeLimits = {}): Promise<Float32Array> {
+  const file = Bun.file(path);
+  const end = layout.dataSize === null ? file.size : Math.min(file.size, layout.dataOffset + layout.dataSize);
+  const { channels: nch, bits, rate } = layout;
+  const frameBytes = (bits / 8) * nch;
+  const float = layout.format === 3;
+  const resampler = rate === TARGET_RATE ? null : new Resampler(rate, TARGET_RATE);
+  const out: Float32Array[] = [];
+  let total = 0;
+  const max = limits.maxSeconds !== undefined ? limits.maxSeconds * TARGET_RATE : Infinity;
+  const emit = (x: Float32Array) => {
+    total += x.length;
+    if (total > max) throw new AudioTooLongError(`the audio is longer than ${limits.maxSeconds} s (max_file_seconds)`);
+    if (x.length > 0) out.push(x);
+  };
+  let carry = new Uint8Array(0);
+  for await (const piece of file.slice(layout.dataOffset, end).stream()) {
+    const bytes = carry.length ? concatBytes(carry, piece) : piece;
+    const frames = Math.floor(bytes.length / frameBytes);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, frames * frameBytes);
+    const mono = new Float32Array(frames);
+    for (let i = 0; i < frames; i++) {
+      let sum = 0;
+      for (let c = 0; c < nch; c++) sum += sampleAt(view, i * frameBytes + c * (bits / 8), bits, float);
+      mono[i] = sum / nch;
+    }
+    carry = bytes.slice(frames * frameBytes);
+    emit(resampler ? resampler.process(mono) : mono);
+  }
+  if (resampler) emit(resampler.flush());
+  const samples = new Float32Array(total);
+  let at = 0;
+  for (const x of out) {
+    samples.set(x, at);
+    at += x.length;
+  }
+  return samples;
+}
+
+function sampleAt(view: DataView, p: number, bits: number, float: boolean): number {
+  if (float) return bits === 32 ? view.getFloat32(p, true) : view.getFloat64(p, true);
+  if (bits === 16) return view.getInt16(p, true) / 32768;
+  if (bits === 8) return (view.getUint8(p) - 128) / 128;
+  if (bits === 24) return (view.getUint8(p) | (view.getUint8(p + 1) << 8) | (view.getInt8(p + 2) << 16)) / 8388608;
+  return view.getInt32(p, true) / 2147483648;
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Seconds of audio in a file on disk by ffprobe's reading of its container (null when it cannot tell). */
+export async function probeSeconds(path: string, timeoutMs = 10_000): Promise<number | null> {
+  if (!Bun.which("ffprobe")) return null;
+  const proc = Bun.spawn(["ffprobe", "-v", "error", ...FFMPEG_INPUT_GUARDS, "-show_entries", "format=duration", "-of", "csv=p=0", path], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]).finally(() => clearTimeout(timer));
+  const seconds = Number.parseFloat(out.trim());
+  return Number.isFinite(seconds) ? seconds : null;
+}
+
+/** Decodes a file on disk with ffmpeg under the endpoint's limits (duration cap, timeout). */
+export async function decodeWithFfmpeg(path: string, limits: DecodeLimits): Promise<Float32Array> {
+  return checkDuration(await ffmpegDecode(null, path, limits), limits);
+}
+
 /** Decodes an audio file on disk (ffmpeg reads it directly, so seekable containers work). */
 export async function decodeAudioFile(path: string): Promise<Float32Array> {
   const file = Bun.file(path);

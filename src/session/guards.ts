@@ -1,6 +1,7 @@
 import { deflateSync } from "node:zlib";
 import type { GuardConfig } from "../config/schema.ts";
 import type { EngineRequest, EngineResult, SpeechEngine } from "../engine/types.ts";
+import { retryRequest } from "../capacity/capacity.ts";
 
 /**
  * Hallucination guards, applied to every result (live finals, interims, files)
@@ -49,8 +50,9 @@ export async function transcribeGuarded(engine: SpeechEngine, req: EngineRequest
   for (const temperature of g.temperature_fallback) {
     if (reason !== "repetition") break;
     counters.retries++;
-    // A fresh stream key: the retry runs alone, outside the stream's ordering.
-    r = await engine.transcribe({ ...req, temperature, streamKey: undefined });
+    // No stream key: the retry runs alone, outside the stream's ordering; the
+    // capacity still counts it as load of its stream.
+    r = await engine.transcribe(retryRequest(req, temperature));
     reason = judge(r, g);
     if (reason === "no_speech" && committed) reason = null;
   }

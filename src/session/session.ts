@@ -217,20 +217,17 @@ export class Session {
     for (;;) {
       const available = Math.floor((this.buffer.end - this.queuedTo) / VAD_FRAME);
       if (available === 0) break;
-      const frames: Float32Array[] = [];
-      const rms: number[] = [];
-      for (let i = 0; i < available; i++) {
-        const from = this.queuedTo + i * VAD_FRAME;
-        const frame = this.buffer.slice(from, from + VAD_FRAME);
-        frames.push(frame);
-        rms.push(rootMeanSquare(frame));
-      }
+      const from = this.queuedTo;
+      // One view of the new frames, no per-frame slices: score() copies it
+      // (once, into the buffer it hands the VAD worker) before it returns.
+      const view = this.buffer.view(from, from + available * VAD_FRAME);
+      const rms = frameRms(view, available);
       this.queuedTo += available * VAD_FRAME;
-      const probs = await this.vad.score(this.vadState, frames, this.clientId).catch((err: unknown) => {
+      const probs = await this.vad.score(this.vadState, view, this.clientId).catch((err: unknown) => {
         // These frames are already behind queuedTo: the segmenter must still
         // count them, or every later utterance is cut from shifted audio.
         this.hooks.onVadError(err);
-        return new Float32Array(frames.length);
+        return new Float32Array(available);
       });
       for (let i = 0; i < probs.length; i++) {
         const wasInSpeech = this.segmenter.inSpeech;
@@ -269,8 +266,13 @@ export class Session {
   }
 }
 
-function rootMeanSquare(frame: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < frame.length; i++) sum += frame[i]! * frame[i]!;
-  return Math.sqrt(sum / frame.length);
+/** Root mean square of each whole frame in `samples`. */
+function frameRms(samples: Float32Array, frames: number): number[] {
+  const out: number[] = [];
+  for (let f = 0; f < frames; f++) {
+    let sum = 0;
+    for (let i = f * VAD_FRAME; i < (f + 1) * VAD_FRAME; i++) sum += samples[i]! * samples[i]!;
+    out.push(Math.sqrt(sum / VAD_FRAME));
+  }
+  return out;
 }

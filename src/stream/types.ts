@@ -13,7 +13,7 @@ import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPa
  */
 
 /** Which front door a stream came in through (metrics, logs). */
-export type Door = "socketio" | "deepgram" | "openai";
+export type Door = "socketio" | "deepgram" | "flux" | "openai";
 
 /** A stream's options: the config's `streams.*` defaults, overridden per stream. */
 export type StreamOptions = StreamDefaults;

@@ -12,6 +12,7 @@ import { concat, normalizeText, silence, speak } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { metric, scrape } from "../ops/support.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 setDefaultTimeout(180_000);
 
@@ -75,7 +76,7 @@ describe("admission control", () => {
       streamPcm(admitted, second, { clientId: "cap-admitted" }),
     ]);
     await waitFor(() => got.length >= 2, 60_000, "second final of the admitted stream");
-    await Bun.sleep(2000); // a transcript of refused audio would have come by now
+    await quiesce(h.url, [admitted, refused, monitor]);
 
     expect(refusedErrors.length).toBe(1); // one error per refusal, not one per dropped chunk
     const e = refusedErrors[0]!;

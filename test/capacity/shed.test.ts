@@ -7,19 +7,19 @@ import { describe, expect, test } from "bun:test";
 import { Capacity } from "../../src/capacity/capacity.ts";
 import type { EngineRequest, EngineResult, SpeechEngine } from "../../src/engine/types.ts";
 
-/** Answers at once, reporting `engineMs` as the cost of a call of one utterance. */
+/** Answers at once, reporting `engineMs` as the cost of a call of one utterance; `elapse` moves the test's clock during the call. */
 class FixedCostEngine implements SpeechEngine {
   readonly info = { modelPath: "(test)", device: "cpu" as const, computeType: "none", multilingual: false, nMels: 80, workers: 1 };
   readonly seen: EngineRequest[] = [];
   private call = 0;
   constructor(
     private readonly engineMs: number,
-    /** Real milliseconds each call takes (latency is measured on the real clock). */
-    private readonly sleepMs = 0,
+    /** Called with each call's request: moves the Capacity's clock (latency is measured on it). */
+    private readonly elapse: () => void = () => {},
   ) {}
   async transcribe(req: EngineRequest): Promise<EngineResult> {
     this.seen.push(req);
-    if (this.sleepMs > 0) await Bun.sleep(this.sleepMs);
+    this.elapse();
     // A distinct time per call, as real calls have, so each counts once.
     const ms = this.engineMs + (this.call++ % 7) * 1e-3;
     return { text: "x", tokens: [], avgLogprob: 0, noSpeechProb: 0, language: "en", languageProbability: 1, engineMs: ms, batchSize: 1 };
@@ -30,7 +30,7 @@ class FixedCostEngine implements SpeechEngine {
   async close(): Promise<void> {}
 }
 
-function setup(engineMs: number, active: Set<string>, maxLatency = 2, sleepMs = 0) {
+function setup(engineMs: number, active: Set<string>, maxLatency = 2, callMs = 0) {
   let t = 0;
   const cap = new Capacity({
     admission: true,
@@ -41,7 +41,7 @@ function setup(engineMs: number, active: Set<string>, maxLatency = 2, sleepMs = 
     isActive: (id) => active.has(id),
     now: () => t,
   });
-  const engine = new FixedCostEngine(engineMs, sleepMs);
+  const engine = new FixedCostEngine(engineMs, () => (t += callMs));
   return { cap, engine, wrapped: cap.wrap(engine), advance: (ms: number) => (t += ms) };
 }
 
@@ -64,11 +64,13 @@ describe("capacity controller", () => {
     const active = new Set<string>();
     const { cap, wrapped, advance } = setup(500, active);
     await wrapped.transcribe({ audio, streamKey: "__warmup" });
-    // 0.5 s per utterance: at most 2 finals/s, 0.85 × 2 = 1.7 admissible (this test sets max_utilization 0.85); a new stream counts 0.25/s.
+    // 0.5 s per utterance, steady, one worker; a new stream counts 0.25 finals/s.
     const admitted = admitUntilRefused(cap, active, advance);
-    // With 5 open, a 6th fits (1.25 + 0.25 ≤ 1.7); with 6 open, a 7th would make 1.75.
-    expect(admitted).toBe(6);
-    expect(cap.snapshot(true).capacityStreams).toBe(6);
+    // With 3 open, a 4th fits: λ = 1/s, M/D/1 p95 0.5 + 0.5·ln 10 = 1.65 s; with
+    // 4 open a 5th would make 2.18 s (λ = 1.25/s). The utilization cap
+    // (0.85 × 2/s) alone would have let 6 in.
+    expect(admitted).toBe(4);
+    expect(cap.snapshot(true).capacityStreams).toBe(4);
     const refusal = cap.admit("late", "sock2")!;
     expect(refusal.notify).toBe(true);
     expect(refusal.retryAfterMs).toBeGreaterThanOrEqual(1000);
@@ -105,14 +107,14 @@ describe("capacity controller", () => {
     const { cap, wrapped, advance } = setup(500, active);
     await wrapped.transcribe({ audio, streamKey: "__warmup" });
     const admitted = admitUntilRefused(cap, active, advance, 500);
-    // The same 6 as when they all arrive at once: a stream 3 s old with no
-    // final yet is not yet a quiet one (counted so, a 7th would fit).
-    expect(admitted).toBe(6);
+    // The same 4 as when they all arrive at once: a stream 1.5 s old with no
+    // final yet is not yet a quiet one (counted so, more would fit).
+    expect(admitted).toBe(4);
   });
 
   test("measured latency over the promise refuses; once the node is idle that history is dropped and it admits again", async () => {
     const active = new Set<string>(["a"]);
-    // Calls take 5 ms of real time against a 1 ms promise.
+    // Calls take 5 ms (of the test's clock) against a 1 ms promise.
     const { cap, wrapped } = setup(0.01, active, 0.001, 5);
     expect(cap.admit("a", "sock")).toBeNull();
     for (let k = 0; k < 8; k++) await wrapped.transcribe({ audio, streamKey: "a" });

@@ -119,12 +119,16 @@ test("microphone page shows the JFK sentence; a monitor page shows it too, exact
   // The whole sentence: 11 s of speech played in real time, then the last transcript.
   const t0 = Date.now();
   let micRows: Row[] = [];
+  // The meter while the sentence plays; the page starts it at 0 and the clip ends in 8 s of digital silence.
+  const levels: number[] = [];
   while (Date.now() - t0 < 45_000) {
     micRows = await rows(mic);
+    levels.push(Number(await mic.locator("#level").getAttribute("value")));
     if (normalizeText(joined(micRows)).endsWith("do for your country")) break;
     await Bun.sleep(200);
   }
-  const level = Number(await mic.locator("#level").getAttribute("value"));
+  // The last transcript closes 5 s into the silent tail (silence_duration): the meter has fallen back.
+  const silentLevel = Number(await mic.locator("#level").getAttribute("value"));
   await mic.screenshot({ path: `${ARTIFACTS}/browser.png`, fullPage: true });
   await mic.getByRole("button", { name: "Stop" }).click();
   if (wordErrorRate(JFK_TEXT, joined(micRows)) !== 0) {
@@ -142,7 +146,11 @@ test("microphone page shows the JFK sentence; a monitor page shows it too, exact
   expect(new Set(monRows.map((r) => r.seq)).size).toBe(monRows.length);
   expect(monRows.map((r) => r.text)).toEqual(micRows.map((r) => r.text));
 
-  expect(level).toBeGreaterThanOrEqual(0);
+  // The meter rose with the speech above anything the silence reached.
+  const loudest = Math.max(...levels);
+  console.log(`input level: loudest ${loudest.toFixed(3)} while speaking, ${silentLevel.toFixed(3)} in the silence after`);
+  expect(loudest).toBeGreaterThan(0.1);
+  expect(loudest).toBeGreaterThan(silentLevel + 0.1);
   // After Stop the page ends the session and lets go of the connection.
   await mic.getByText("Not connected").waitFor({ timeout: 15_000 });
   expect(errors).toEqual([]);

@@ -99,6 +99,21 @@ describe("openai Python SDK realtime client, intent=transcription", () => {
     expect(events.filter((e) => e.type === "error")).toEqual([]);
   }, 120_000);
 
+  test("semantic_vad (the turn model): completed items hold the whole sentence word for word, in fewer items than server_vad", async () => {
+    // Side by side on the same server: server_vad's 0.8 s silence, then semantic_vad "medium"
+    // (eot_threshold 0.7, eot_timeout 4 s; 4.5 s of trailing silence so the timeout could end the last turn too).
+    const silenceItems = (await runPython([])).filter((e) => e.type === COMPLETED);
+    const events = await runPython(["--semantic", "medium", "--tail-s", "4.5"]);
+    expect(events[1]).toMatchObject({ type: "session.updated", session: { audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "medium" } } } } });
+    const items = events.filter((e) => e.type === COMPLETED);
+    console.log(`server_vad: ${silenceItems.map((e) => JSON.stringify(e.transcript)).join(" | ")}\nsemantic_vad: ${items.map((e) => JSON.stringify(e.transcript)).join(" | ")}`);
+    expect(wordErrorRate(JFK_TEXT, items.map((e) => e.transcript as string).join(" "))).toBe(0);
+    expect(items.length).toBeGreaterThanOrEqual(1);
+    expect(items.length).toBeLessThan(silenceItems.length);
+    expectAppendOnly(events);
+    expect(events.filter((e) => e.type === "error")).toEqual([]);
+  }, 180_000);
+
   test("turn_detection None: no speech events, the client's commit ends the item; an empty commit is input_audio_buffer_commit_empty and the session goes on", async () => {
     const events = await runPython(["--manual"]);
     const kinds = events.map((e) => e.type);

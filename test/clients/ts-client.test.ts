@@ -5,6 +5,7 @@ import { Resampler } from "../../public/resampler.js";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, wordErrorRate } from "../support/audio.ts";
 import { startServer, waitFor, type Harness } from "../support/harness.ts";
 import { RecordingEngine } from "../support/test-engine.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 /** The TypeScript client and the `stream` CLI against the server with the real engine. */
 
@@ -89,7 +90,7 @@ describe("TypeScript client", () => {
     await waitFor(() => wordErrorRate(JFK_TEXT, text(got.monitor)) === 0 && got.sender.length === got.monitor.length, 30_000, "JFK on both").catch((e) => {
       throw new Error(`${e.message}; sender got ${JSON.stringify(text(got.sender))}, monitor ${JSON.stringify(text(got.monitor))}, errors ${JSON.stringify(errors)}`);
     });
-    await Bun.sleep(1000); // a duplicate would arrive by now
+    await quiesce(h.url, [sender.socket, monitor.socket]);
     expect(errors).toEqual([]);
     expect(wordErrorRate(JFK_TEXT, text(got.sender))).toBe(0);
     expect(got.monitor).toEqual(got.sender);
@@ -118,7 +119,7 @@ describe("TypeScript client", () => {
     const before = seenByMonitor.length;
     sender.sendAudio(concat(jfk.subarray(0, 16000 * 3), silence(1.5)));
     await waitFor(() => got.length > before + 0 && got.at(-1)!.start < 1, 20_000, "second stream's transcript");
-    await Bun.sleep(300);
+    await quiesce(h.url, [sender.socket, monitor.socket]);
     expect(seenByMonitor.length).toBe(before);
   }, 60_000);
 

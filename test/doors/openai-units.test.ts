@@ -83,7 +83,7 @@ const defaults = { model: "tiny.en", language: null, vad_threshold: 0.5, speech_
 describe("session config", () => {
   test("GA session.update: only present fields change, mapped onto the stream's options", () => {
     const c0 = initialConfig(defaults);
-    expect(streamOptionsOf(c0)).toEqual({ interim_results: true, vad_events: true, language: null, prompt: null, vad_threshold: 0.5, speech_pad: 0.2, silence_duration: 0.8, segmentation: "vad" });
+    expect(streamOptionsOf(c0)).toEqual({ interim_results: true, vad_events: true, language: null, prompt: null, vad_threshold: 0.5, speech_pad: 0.2, silence_duration: 0.8, segmentation: "vad", turn_detection: "silence", eot_threshold: 0.7, eot_timeout: 4, eager_eot_threshold: null });
     const r = applyGa(c0, {
       type: "transcription",
       audio: { input: { transcription: { model: "gpt-4o-transcribe", language: "en" }, turn_detection: { type: "server_vad", silence_duration_ms: 500, prefix_padding_ms: 300 } } },
@@ -104,7 +104,7 @@ describe("session config", () => {
     expect(c0.vad.silence_duration_ms).toBe(800); // the old config is not touched
   });
 
-  test("semantic_vad eagerness picks a silence window; null is manual; switching back restores server_vad's values", () => {
+  test("semantic_vad: the turn model, eagerness picks its threshold and timeout; null is manual; switching back restores server_vad's values", () => {
     let c = initialConfig(defaults);
     const step = (s: unknown) => {
       const r = applyGa(c, s);
@@ -112,11 +112,12 @@ describe("session config", () => {
       return (c = r.config);
     };
     step({ audio: { input: { turn_detection: { type: "server_vad", silence_duration_ms: 350 } } } });
-    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "high" } } } })).silence_duration).toBe(0.5);
-    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "low" } } } })).silence_duration).toBe(1.2);
+    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "high" } } } }))).toMatchObject({ turn_detection: "model", eot_threshold: 0.5, eot_timeout: 2 });
+    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "low" } } } }))).toMatchObject({ turn_detection: "model", eot_threshold: 0.9, eot_timeout: 8 });
+    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "semantic_vad", eagerness: "medium" } } } }))).toMatchObject({ turn_detection: "model", eot_threshold: 0.7, eot_timeout: 4 });
     expect(streamOptionsOf(step({ audio: { input: { turn_detection: null } } }))).toMatchObject({ segmentation: "manual", vad_events: false });
     expect(renderGa(c, "s").audio).toMatchObject({ input: { turn_detection: null } });
-    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "server_vad" } } } }))).toMatchObject({ segmentation: "vad", silence_duration: 0.35 });
+    expect(streamOptionsOf(step({ audio: { input: { turn_detection: { type: "server_vad" } } } }))).toMatchObject({ segmentation: "vad", silence_duration: 0.35, turn_detection: "silence" });
   });
 
   test("formats: pcm 24 kHz, 16 kHz (extension), pcmu, pcma; other rates refused", () => {

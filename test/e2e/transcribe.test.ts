@@ -7,6 +7,7 @@ import type { Socket } from "socket.io-client";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, wordErrorRate } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 setDefaultTimeout(180_000);
 
@@ -33,7 +34,7 @@ describe("end to end with the embedded model (tiny.en, float32: word for word on
     const pcm = concat(await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`), silence(1.5));
     await streamPcm(sender, pcm, { clientId: "jfk-e2e", chunkMs: 100, realtime: true });
     await waitFor(() => atMonitor.length > 0 && atSender.length === atMonitor.length, 30000, "JFK transcript");
-    await Bun.sleep(1000); // a duplicate would have arrived by now
+    await quiesce(h.url, [sender, monitor]);
     const text = (xs: TranscriptionPayload[]) => xs.map((p) => p.text).join(" ");
     expect(normalizeText(text(atSender))).toBe(JFK_TEXT);
     expect(wordErrorRate(JFK_TEXT, text(atMonitor))).toBe(0);
@@ -67,7 +68,7 @@ describe("end to end with the CPU default compute type (int8)", () => {
       const pcm = concat(await decodeToPcm16(`${SHARED_AUDIO}/jfk.flac`), silence(1.5));
       await streamPcm(sender, pcm, { clientId: "jfk-int8", chunkMs: 100 });
       await waitFor(() => atMonitor.length > 0 && atMonitor.at(-1)!.text.includes("country"), 30000, "JFK transcript");
-      await Bun.sleep(1000);
+      await quiesce(h.url, [sender, monitor]);
       const text = (xs: TranscriptionPayload[]) => xs.map((p) => p.text).join(" ");
       expect(atSender).toEqual(atMonitor);
       expect(wordErrorRate(JFK_TEXT, text(atSender))).toBeLessThanOrEqual(2 / 22);

@@ -63,6 +63,21 @@ describe("shim: transcription", () => {
     expect(normalizeText(r.text).split("country").length - 1).toBeGreaterThanOrEqual(5);
   });
 
+  test("the length cap is per utterance: 8 × 90 s (720 s in one call) decodes", () => {
+    // 90 s each: jfk repeated, 3 windows per utterance. The cap (600 s) is
+    // meant per utterance; the batch as a whole holds more.
+    const long = new Float32Array(90 * 16000);
+    for (let o = 0; o < long.length; o += jfk.length) long.set(jfk.subarray(0, Math.min(jfk.length, long.length - o)), o);
+    const batch = Array.from({ length: 8 }, () => long);
+    expect(batch.reduce((n, a) => n + a.length, 0)).toBeGreaterThan(native.MAX_SAMPLES);
+    const { results } = native.transcribe(model, batch, { maxNewTokens: 8 });
+    expect(results.length).toBe(8);
+    for (const r of results) {
+      expect(r.windows).toBe(3);
+      expect(normalizeText(r.text)).toStartWith("and so my fellow americans");
+    }
+  });
+
   test("an English-only model answers language detection with en", () => {
     expect(native.detectLanguage(model, [jfk])[0]).toMatchObject({ language: "en", probability: 1 });
   });
@@ -101,6 +116,8 @@ describe("shim: bad input never crashes", () => {
   test("empty, huge, NaN and Inf audio", () => {
     expect(code(() => native.transcribe(model, [new Float32Array(0)])).code).toBe("invalid_audio");
     expect(code(() => native.transcribe(model, [new Float32Array(native.MAX_SAMPLES + 1)])).code).toBe("invalid_audio");
+    // One over-long utterance among short ones is named.
+    expect(code(() => native.transcribe(model, [jfk, new Float32Array(native.MAX_SAMPLES + 1)])).message).toContain("utterance 1 too long");
     const nan = jfk.slice(0, 16000);
     nan[1234] = NaN;
     const e = code(() => native.transcribe(model, [jfk.subarray(0, 16000), nan]));
@@ -150,21 +167,38 @@ describe("shim: bad input never crashes", () => {
     }
   });
 
-  test("device cuda without a GPU, unknown device / compute type", () => {
-    const hasCuda = (() => {
+  test("device cuda: the clear no_cuda error without a GPU, a working model on one", () => {
+    const gpus = native.cudaDeviceCount();
+    if (process.env.STT_REQUIRE_CUDA === "1" && gpus === 0) {
+      throw new Error("STT_REQUIRE_CUDA=1 but no CUDA device is visible: check nvidia-smi and that native/ was built with CUDA (scripts/setup.sh)");
+    }
+    console.log(`CUDA devices: ${gpus} (set STT_REQUIRE_CUDA=1 to fail when there are none)`);
+    // The same checks run everywhere; what they expect follows from the device count.
+    const onCuda = (() => {
+      let h: native.ModelHandle | null = null;
       try {
-        native.release(load({ device: "cuda" }));
-        return true;
-      } catch {
-        return false;
+        h = load({ device: "cuda" });
+        const text = native.transcribe(h, [jfk]).results[0]!.text;
+        return { cuda: native.modelInfo(h).cuda, transcript: normalizeText(text) };
+      } catch (e) {
+        return code(() => {
+          throw e;
+        });
+      } finally {
+        if (h !== null) native.release(h);
       }
     })();
-    if (!hasCuda) {
-      expect(code(() => load({ device: "cuda" }))).toEqual({ code: "no_cuda", message: 'no CUDA device: set device to "cpu" (or "auto")' });
-      const auto = load({ device: "auto" });
-      expect(Number(auto)).toBe(Number(model)); // auto = cpu here: the same cached model
+    expect(onCuda).toEqual(gpus > 0 ? { cuda: true, transcript: JFK_TEXT } : { code: "no_cuda", message: 'no CUDA device: set device to "cpu" (or "auto")' });
+    const auto = load({ device: "auto" });
+    try {
+      // auto is the cached CPU model here without a GPU, a CUDA one with.
+      expect({ shared: Number(auto) === Number(model), cuda: native.modelInfo(auto).cuda }).toEqual({ shared: gpus === 0, cuda: gpus > 0 });
+    } finally {
       native.release(auto);
     }
+  });
+
+  test("unknown device / compute type, bad thread counts", () => {
     expect(code(() => load({ device: "tpu" as "cpu" })).code).toBe("invalid_argument");
     expect(code(() => load({ computeType: "int3" })).code).toBe("invalid_argument");
     expect(code(() => load({ interThreads: 0 })).code).toBe("invalid_argument");
@@ -181,10 +215,13 @@ describe("shim: bad input never crashes", () => {
 });
 
 describe("native malloc tuning", () => {
-  test("a fixed mmap threshold and two arenas are set through mallopt (glibc)", async () => {
-    const { tuneNativeMalloc, DEFAULT_MALLOC_TUNING } = await import("../../ffi/malloc.ts");
-    expect(process.env.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
-    expect(process.env.MALLOC_ARENA_MAX).toBeUndefined();
+  test("no mmap'd blocks, a high trim threshold and two arenas are set through mallopt (glibc); the trimmer works", async () => {
+    const { heapTrimmer, tuneNativeMalloc, DEFAULT_MALLOC_TUNING } = await import("../../ffi/malloc.ts");
+    for (const v of ["MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"]) expect(process.env[v]).toBeUndefined();
+    expect(DEFAULT_MALLOC_TUNING).toMatchObject({ mmapMax: 0, trimWhenIdle: true });
     expect(tuneNativeMalloc()).toEqual(DEFAULT_MALLOC_TUNING);
+    const trim = heapTrimmer();
+    expect(trim).not.toBeNull();
+    expect(typeof trim!()).toBe("boolean");
   });
 });

@@ -29,6 +29,34 @@ describe("BatchPool", () => {
     await pool.close();
   });
 
+  test("onIdle is called only when the whole pool goes idle, never between queued batches or while another executor works", async () => {
+    const { batches, exec } = recorder(10);
+    const idle: number[] = [];
+    const pool = new BatchPool([exec], { batchSize: 1, batchWaitMs: 0, maxQueuePerStream: 8, onIdle: (slot) => idle.push(slot) });
+    const done = ["a0", "a1", "a2"].map((id) => pool.submit({ id }, "a"));
+    await done[1]; // the second batch finished while the third still waited
+    expect(idle).toEqual([]);
+    await Promise.all(done);
+    // The third batch's finish is the first moment nothing waits: one call. A
+    // submit/await round trip after it settles anything still in flight.
+    await pool.submit({ id: "b0" }, "b");
+    expect(batches).toEqual([["a0"], ["a1"], ["a2"], ["b0"]]);
+    expect(idle).toEqual([0, 0]);
+    await pool.close();
+
+    // Two executors: the quick one finishing while the slow one works is not idle.
+    const quick = recorder(1);
+    const slow = recorder(60);
+    const both: number[] = [];
+    const two = new BatchPool([slow.exec, quick.exec], { batchSize: 1, batchWaitMs: 0, maxQueuePerStream: 8, onIdle: (slot) => both.push(slot) });
+    const long = two.submit({ id: "s" }, "s");
+    await two.submit({ id: "q" }, "q");
+    expect(both).toEqual([]);
+    await long;
+    expect(both).toEqual([0]);
+    await two.close();
+  });
+
   test("batches are formed round-robin across streams and respect batchSize", async () => {
     const { batches, exec } = recorder(10);
     const pool = new BatchPool([exec], { batchSize: 4, batchWaitMs: 0, maxQueuePerStream: 8 });

@@ -7,6 +7,7 @@ import type { Socket } from "socket.io-client";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, wordErrorRate } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { SpeechStartedPayload, TranscriptionInterimPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 setDefaultTimeout(180_000);
 
@@ -43,7 +44,7 @@ describe("interim results, word timings, VAD events (jfk.flac in real time)", ()
     await streamPcm(sender, jfk, { clientId: "live-jfk", chunkMs: 100, realtime: true });
     const finals = () => atSender.filter((e) => e.event === "transcription").map((e) => e.payload as TranscriptionPayload);
     await waitFor(() => finals().length > 0 && finals().at(-1)!.end > 10.5, 30000, "the last JFK final");
-    await Bun.sleep(1000); // a duplicate would have arrived by now
+    await quiesce(h.url, [sender, watcher, plain]);
 
     const interims = atSender.filter((e) => e.event === "transcription_interim").map((e) => e.payload as TranscriptionInterimPayload);
     expect(interims.length).toBeGreaterThanOrEqual(2);
@@ -97,7 +98,7 @@ describe("interim results, word timings, VAD events (jfk.flac in real time)", ()
     const events = record(sender);
     await streamPcm(sender, jfk, { clientId: "plain-jfk", chunkMs: 100, realtime: true });
     await waitFor(() => events.some((e) => e.event === "transcription" && (e.payload as TranscriptionPayload).end > 10.5), 30000, "JFK finals");
-    await Bun.sleep(500);
+    await quiesce(h.url, [sender]);
     expect(new Set(events.map((e) => e.event))).toEqual(new Set(["connection_status", "transcription"]));
     for (const e of events.filter((x) => x.event === "transcription")) {
       expect(Object.keys(e.payload as object).sort()).toEqual(
@@ -160,12 +161,8 @@ describe("interim results on multilingual speech (multilingual.mp3, base model, 
     await streamPcm(sender, pcm, { clientId: "ml-live", chunkMs: 100, realtime: true });
     const finals = () => events.filter((e) => e.event === "transcription").map((e) => e.payload as TranscriptionPayload);
     await waitFor(() => finals().some((f) => f.language === "de"), 40000, "a German final");
-    // The rest of the German part: until no event has come for 3 s.
-    let seen = -1;
-    while (seen !== events.length) {
-      seen = events.length;
-      await Bun.sleep(3000);
-    }
+    // The rest of the German part: until the server has nothing left in flight.
+    await quiesce(h.url, [sender]);
     sender.disconnect();
     const interims = events.filter((e) => e.event === "transcription_interim").map((e) => e.payload as TranscriptionInterimPayload);
     expect(new Set(finals().map((f) => f.language))).toEqual(new Set(["en", "de"]));

@@ -32,7 +32,9 @@ describe("turn_detection: model (Smart Turn v3.2)", () => {
   test("JFK's sentence is one or two turns, not three; the model ends one at a pause and says so", async () => {
     const s = await client(h.url, { auth: { turn_detection: "model" } });
     const events = record(s);
-    await streamPcm(s, jfk, { clientId: "turn-jfk", realtime: false });
+    // In real time: a pause's score must come back while the pause lasts (faster than
+    // real time, eot_timeout's worth of silence may have passed before the model answers).
+    await streamPcm(s, jfk, { clientId: "turn-jfk", realtime: true });
     // A round trip after the last chunk: every utterance closed by then has its final chained.
     await s.emitWithAck("finalize", { clientId: "turn-jfk" });
     await waitFor(() => normalizeText(finalsOf(events).map((f) => f.text).join(" ")).split(" ").length >= 20, 60_000, "the whole sentence");

@@ -14,6 +14,7 @@ import { RecordingEngine } from "../support/test-engine.ts";
 import type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { globToRegExp, isLoopbackHost } from "../../src/auth/access.ts";
 import { connectOrError } from "./support.ts";
+import { quiesce, roundTrip } from "../support/quiesce.ts";
 
 const FULL = "full-access-token";
 const SCOPED_A = "scoped-to-a-token";
@@ -150,7 +151,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
 
     await streamPcm(sender, second, { clientId: "mic-x" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");
-    await Bun.sleep(500);
+    await quiesce(open.url, [sender, monitor, intruder]);
     expect(heard.map((t) => [normalizeText(t.text), t.seq])).toEqual([
       ["please turn on the lights in the kitchen", 0],
       ["please open the window", 1],
@@ -182,7 +183,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
     const resumedHeard = collect<TranscriptionPayload>(resumed, "transcription");
     await streamPcm(resumed, second, { clientId: "mic-r" });
     await waitFor(() => heard.length >= 2, 30_000, "second transcript");
-    await Bun.sleep(300);
+    await quiesce(open.url, [resumed, old, monitor]);
     expect(errors).toEqual([]);
     expect(heard.map((t) => [normalizeText(t.text), t.seq])).toEqual([
       ["please turn on the lights in the kitchen", 0],
@@ -201,7 +202,7 @@ describe("open server: a sender keeps its clientId while connected", () => {
     const own = collect<ErrorPayload>(victim, "error");
     victim.emit("audio_data", { clientId: "v-1", audioData: new Uint8Array(3) });
     await waitFor(() => own.length >= 1, 5000, "victim's error");
-    await Bun.sleep(300);
+    await roundTrip([victim, spy]);
     expect(own[0]).toMatchObject({ event: "audio_data", code: "odd_byte_length" });
     expect(spied).toEqual([]);
   });

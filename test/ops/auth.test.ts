@@ -5,6 +5,7 @@ import type { ErrorPayload } from "../../src/transport/schemas.ts";
 import { TokenAuth, bearerToken, handshakeToken } from "../../src/auth/tokens.ts";
 import { originAllowed } from "../../src/server.ts";
 import { connectOrError, metric, scrape } from "./support.ts";
+import { roundTrip } from "../support/quiesce.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const OTHER = "another-valid-token";
@@ -76,7 +77,7 @@ describe("authorize hook", () => {
     expect(await s.emitWithAck("subscribe_transcripts", { clientId: "someone-else" })).toEqual({ ok: false, code: "forbidden" });
     expect(await s.emitWithAck("subscribe_transcripts", { clientId: "other-mine" })).toEqual({ ok: true, clientId: "other-mine" });
     s.emit("audio_data", { clientId: "someone-else", audioData: new Int16Array(1600).buffer });
-    await Bun.sleep(300);
+    await roundTrip([s]);
     expect(errors.map((e) => [e.event, e.code])).toEqual([
       ["subscribe_transcripts", "forbidden"],
       ["audio_data", "forbidden"],

@@ -10,6 +10,7 @@ import { concat, silence, speak, normalizeText } from "../support/audio.ts";
 import { collect, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { TwoNodes, metric, scrape } from "./support.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 // Only A transcribes; monitors sit on both.
 const nodes = new TwoNodes();
@@ -36,7 +37,7 @@ async function roundTrip(id: string, monitors: Socket[], sender: Socket): Promis
   const got = monitors.map((m) => collect<TranscriptionPayload>(m, "transcription"));
   await streamPcm(sender, sentence, { clientId: id });
   await waitFor(() => got.every((g) => g.length > 0), 30_000, "transcripts on every monitor");
-  await Bun.sleep(1500); // a duplicate would have arrived by now
+  await quiesce([a.url, b.url], [...monitors, sender]);
   for (const m of monitors) m.off("transcription");
   return got;
 }

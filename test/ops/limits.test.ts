@@ -79,8 +79,10 @@ describe("limits answer the sender with an error naming the limit", () => {
     });
     expect(e).toMatchObject({ event: "audio_data", code: "buffer_full" });
     expect(e.message).toContain("max_buffered_seconds");
+    // The next test starts from no sessions: the server confirms this one is gone.
+    const confirmed = new Promise<{ cleanedSessions: string[] }>((r) => s.once("cleanup_confirmed", r));
     s.emit("cleanup_client", { clientId: "hoard" });
-    await Bun.sleep(100);
+    expect((await confirmed).cleanedSessions).toEqual(["hoard"]);
   });
 
   test("max_sessions", async () => {
@@ -90,8 +92,11 @@ describe("limits answer the sender with an error naming the limit", () => {
     });
     expect(e).toMatchObject({ event: "audio_data", code: "max_sessions" });
     expect(e.message).toContain("max_sessions");
+    const cleaned: string[] = [];
+    s.on("cleanup_confirmed", (c: { cleanedSessions: string[] }) => cleaned.push(...c.cleanedSessions));
     for (const id of ["s1", "s2"]) s.emit("cleanup_client", { clientId: id });
-    await Bun.sleep(100);
+    await waitFor(() => cleaned.length === 2, 5000, "both cleanups confirmed");
+    expect(cleaned.sort()).toEqual(["s1", "s2"]);
   });
 
   test("max_subscribers_per_room", async () => {

@@ -77,8 +77,11 @@ describe("health and metrics", () => {
     expect(metric(text, "stt_engine_queue_depth")).toBe(0);
     expect(text).toContain("# TYPE stt_engine_latency_seconds histogram");
 
+    // Cleanup ends the session: confirmed by the server, and the gauge follows.
+    const confirmed = new Promise<{ clientId: string; cleanedSessions: string[] }>((r) => s.once("cleanup_confirmed", r));
     s.emit("cleanup_client", { clientId: "metrics-jfk" });
-    await waitFor(() => h !== null, 10);
+    expect((await confirmed).cleanedSessions).toEqual(["metrics-jfk"]);
+    expect(metric(await scrape(h.url), "stt_active_sessions")).toBe(0);
   });
 
   test("max_queued_utterances: utterances beyond the per-client queue get queue_full naming the limit", async () => {

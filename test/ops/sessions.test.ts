@@ -17,6 +17,7 @@ import { RecordingEngine } from "../support/test-engine.ts";
 import type { ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { SeqMemory } from "../../src/session/seq-memory.ts";
 import { connectOrError } from "./support.ts";
+import { roundTrip } from "../support/quiesce.ts";
 
 let h: Harness;
 let sentence: Int16Array;
@@ -87,7 +88,7 @@ describe("session limits", () => {
     const errors = collect<ErrorPayload>(s, "error");
     for (const id of ["ps-1", "ps-2", "ps-3"]) s.emit("audio_data", { clientId: id, audioData: new Int16Array(1600).buffer });
     await waitFor(() => errors.length >= 1, 5000, "refusal");
-    await Bun.sleep(200);
+    await roundTrip([s]);
     expect(errors.map((e) => [e.event, e.code])).toEqual([["audio_data", "max_sessions"]]);
     expect(errors[0]!.message).toContain("max_sessions_per_socket");
     expect(await sessionsNow()).toBe(2);
@@ -95,7 +96,7 @@ describe("session limits", () => {
     const t = await sock();
     const tErrors = collect<ErrorPayload>(t, "error");
     t.emit("audio_data", { clientId: "ps-3", audioData: new Int16Array(1600).buffer });
-    await Bun.sleep(300);
+    await roundTrip([t]);
     expect(await sessionsNow()).toBe(3);
     expect(tErrors).toEqual([]);
   });

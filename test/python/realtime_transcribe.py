@@ -7,8 +7,9 @@ Connects with `AsyncOpenAI(base_url=URL/v1, websocket_base_url=ws://…/v1)` and
 `session.created`, configures the session with `session.update`, and streams
 24 kHz mono PCM16 (raw s16le) base64-encoded in real time, 100 ms per append.
 
-Server VAD (default): ends with 2 s of silence so the last utterance closes,
-and stops once every committed item has its transcript.
+Server VAD (default), or --semantic EAGERNESS (semantic_vad): ends with
+--tail-s seconds of silence (2) so the last utterance closes, and stops once
+every committed item has its transcript.
 
 --manual: `turn_detection: None`; after the clip it commits the buffer itself
 (one item: the whole clip), then commits again at once, which must be refused
@@ -43,6 +44,8 @@ async def main() -> int:
     ap.add_argument("--api-key", default="unused")
     ap.add_argument("--language", default="en")
     ap.add_argument("--silence-ms", type=int, default=800)
+    ap.add_argument("--semantic", choices=["low", "medium", "high", "auto"], help="semantic_vad with this eagerness")
+    ap.add_argument("--tail-s", type=float, default=2, help="seconds of silence after the clip")
     ap.add_argument("--timeout", type=float, default=90)
     a = ap.parse_args()
 
@@ -51,7 +54,13 @@ async def main() -> int:
     ws_base = a.url.replace("http://", "ws://", 1) + "/v1"
     client = AsyncOpenAI(api_key=a.api_key, base_url=a.url + "/v1", websocket_base_url=ws_base)
 
-    turn_detection = None if a.manual else {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 200, "silence_duration_ms": a.silence_ms}
+    turn_detection = (
+        None
+        if a.manual
+        else {"type": "semantic_vad", "eagerness": a.semantic}
+        if a.semantic
+        else {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 200, "silence_duration_ms": a.silence_ms}
+    )
     events: list[dict] = []
 
     async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
@@ -90,7 +99,7 @@ async def main() -> int:
         await wait_for(lambda e: e["type"] == "session.updated", "session.updated")
 
         async def send_audio() -> None:
-            data = pcm + (b"" if a.manual else bytes(2 * 24000 * 2))  # 2 s of silence ends the last utterance
+            data = pcm + (b"" if a.manual else bytes(2 * round(24000 * a.tail_s)))  # silence that ends the last utterance
             for i in range(0, len(data), CHUNK_BYTES):
                 await conn.input_audio_buffer.append(audio=base64.b64encode(data[i : i + CHUNK_BYTES]).decode())
                 await asyncio.sleep(0.1)

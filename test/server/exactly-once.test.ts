@@ -12,6 +12,7 @@ import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, speak, wordErrorRate } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import { metric, scrape } from "../ops/support.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 // Comma-free sentences, one utterance each, no two alike: a transcript
 // delivered to the wrong stream cannot pass for the right one.
@@ -74,7 +75,7 @@ describe("exactly once, real engine, batched", () => {
     const maxOwnWer = (i: number) => (i === 0 ? 0 : MAX_OWN_WER);
     const done = (ps: TranscriptionPayload[], i: number) => wordErrorRate(senders[i]!.text, words(ps)) <= maxOwnWer(i);
     await waitFor(() => got.every((g, i) => done(g.sender, i)), 120_000, "every sender's transcripts");
-    await Bun.sleep(2000); // a duplicate or a crossed delivery would arrive by now
+    await quiesce(h.url, [...pairs.flatMap((p) => [p.sender, p.monitor]), bystander]);
 
     let total = 0;
     for (const [i, g] of got.entries()) {

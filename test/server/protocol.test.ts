@@ -4,6 +4,7 @@ import { SHARED_AUDIO, concat, decodeToPcm16, silence, speak } from "../support/
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import { RecordingEngine } from "../support/test-engine.ts";
 import type { CleanupConfirmedPayload, ErrorPayload, TranscriptionPayload } from "../../src/transport/schemas.ts";
+import { quiesce, roundTrip } from "../support/quiesce.ts";
 
 let h: Harness;
 let engine: RecordingEngine;
@@ -60,7 +61,7 @@ describe("protocol", () => {
     const got = [sender, m1, m2].map((s) => collect<TranscriptionPayload>(s, "transcription"));
     await streamPcm(sender, concat(jfk, silence(1.5)), { clientId: id });
     await waitFor(() => got.every((g) => g.length > 0) && engine.requests.length > 0, 30000, "transcripts");
-    await Bun.sleep(1500); // anything duplicated would arrive by now
+    await quiesce(h.url, [sender, m1, m2]);
     const n = got[0]!.length;
     for (const g of got) {
       expect(g.length).toBe(n);
@@ -131,7 +132,7 @@ describe("protocol", () => {
     const b = await sock();
     const errs = collect<ErrorPayload>(b, "error");
     b.emit("audio_data", { clientId: "tidy", audioData: silence(0.2).buffer });
-    await Bun.sleep(200);
+    await roundTrip([b]);
     expect(errs).toEqual([]);
     const again = new Promise<CleanupConfirmedPayload>((r) => a.once("cleanup_confirmed", r));
     a.emit("cleanup_client", { clientId: "nobody" });
@@ -147,7 +148,7 @@ describe("protocol", () => {
     const b = await sock();
     const errs = collect<ErrorPayload>(b, "error");
     b.emit("audio_data", { clientId: "gone", audioData: silence(0.2).buffer });
-    await Bun.sleep(200);
+    await roundTrip([b]);
     expect(errs).toEqual([]);
   });
 
@@ -192,7 +193,7 @@ describe("protocol", () => {
     const mine = collect<TranscriptionPayload>(sender, "transcription");
     await streamPcm(sender, sentence, { clientId: id });
     await waitFor(() => mine.length > 0, 20000, "sender transcript");
-    await Bun.sleep(300);
+    await quiesce(h.url, [sender, mon]);
     expect(got).toEqual([]);
   });
 

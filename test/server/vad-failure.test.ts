@@ -11,6 +11,7 @@ import type { TranscriptionPayload } from "../../src/transport/schemas.ts";
 import { JFK_TEXT, SHARED_AUDIO, concat, decodeToPcm16, normalizeText, silence, toFloat } from "../support/audio.ts";
 import { client, collect, startServer, streamPcm, waitFor, type Harness } from "../support/harness.ts";
 import { metric, scrape } from "../ops/support.ts";
+import { quiesce } from "../support/quiesce.ts";
 
 const BAD = "vad-bad";
 // Leading silence of whole VAD frames (3.008 s): after it, BAD's frames fall
@@ -102,7 +103,7 @@ describe("VAD failure isolation", () => {
       const text = (ps: TranscriptionPayload[]) => normalizeText(ps.map((p) => p.text).join(" "));
       // JFK's last utterance ends "... for your country"; whatever precedes it was delivered before it.
       await waitFor(() => got.every((g) => g.some((p) => normalizeText(p.text).endsWith("for your country"))), 90_000, "three jfk transcripts");
-      await Bun.sleep(1500); // a late extra utterance would arrive by now
+      await quiesce(h.url, socks);
 
       const [plain, healthy, bad] = got as [TranscriptionPayload[], TranscriptionPayload[], TranscriptionPayload[]];
       expect(text(plain)).toBe(JFK_TEXT);

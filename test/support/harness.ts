@@ -72,3 +72,12 @@ export async function waitFor(cond: () => boolean, timeoutMs = 30000, what = "co
     await Bun.sleep(20);
   }
 }
+
+/** waitFor for a condition that needs a round trip (a scrape): one check at a time, `everyMs` apart. */
+export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 30000, what = "condition", everyMs = 50): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}

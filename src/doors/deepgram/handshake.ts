@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import { corsOriginFor, originAllowed } from "../../app/http.ts";
+import type { Grant } from "../../auth/access.ts";
 import type { DoorContext, OpenRefusal } from "../../stream/types.ts";
 import type { Handshake } from "../websocket.ts";
 import { modelUuid, type DgMeta } from "./messages.ts";
@@ -15,7 +16,7 @@ import { DeepgramConnection } from "./socket.ts";
  */
 
 /** A handshake that does not become a socket within this long gives its stream back. */
-const ATTACH_TIMEOUT_MS = 10_000;
+export const ATTACH_TIMEOUT_MS = 10_000;
 
 /**
  * The key from `Authorization: Token|Bearer <key>` or the browser form
@@ -40,9 +41,19 @@ export function modelMeta(ctx: DoorContext, requestId: string): DgMeta {
   return { request_id: requestId, model_info: { name, version: "whisper-ctranslate2", arch: "whisper" }, model_uuid: modelUuid(name) };
 }
 
-export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL): Promise<Handshake<DeepgramConnection>> {
+/** What every Deepgram-shaped door (v1 and Flux v2) decides first: shutdown, origin, credentials. */
+export interface Admitted {
+  requestId: string;
+  grant: Grant;
+  token?: string;
+  /** The subprotocol to echo (browser auth). */
+  protocol?: string;
+  refuse: Refuse;
+}
+
+export function admitRequest(ctx: DoorContext, req: Request): Admitted | Response {
   const requestId = crypto.randomUUID();
-  const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+  const refuse: Refuse = (status, code, message, headers = {}) => {
     ctx.events.refused("deepgram", code);
     ctx.log.once(`deepgram:refused:${code}`, "deepgram: connection refused", { status, code, message });
     // Deepgram's HTTP error body; the request id is in the header too.
@@ -58,6 +69,13 @@ export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL
     const message = token ? "the API key was not accepted" : "this server requires a key: Authorization: Token <key>, or the Sec-WebSocket-Protocol pair token, <key>";
     return refuse(401, token ? "invalid_token" : "missing_token", message);
   }
+  return { requestId, grant, token, protocol, refuse };
+}
+
+export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL): Promise<Handshake<DeepgramConnection>> {
+  const admitted = admitRequest(ctx, req);
+  if (admitted instanceof Response) return admitted;
+  const { requestId, grant, token, protocol, refuse } = admitted;
   const parsed = parseQuery(url.searchParams);
   if (!parsed.ok) return refuse(400, "invalid_query", parsed.message);
   const params = parsed.params;
@@ -106,9 +124,9 @@ export async function deepgramHandshake(ctx: DoorContext, req: Request, url: URL
   return { state: connection, headers };
 }
 
-type Refuse = (status: number, code: string, message: string, headers?: Record<string, string>) => Response;
+export type Refuse = (status: number, code: string, message: string, headers?: Record<string, string>) => Response;
 
-function refusal(r: OpenRefusal, refuse: Refuse): Response {
+export function refusal(r: OpenRefusal, refuse: Refuse): Response {
   const retry = r.retryAfterMs !== undefined ? { "Retry-After": String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) } : undefined;
   switch (r.code) {
     case "forbidden":

@@ -38,13 +38,28 @@ export interface RealtimeStreamOptions {
   speech_pad: number;
   silence_duration: number;
   segmentation: "vad" | "manual";
+  /** "model" for semantic_vad, else "silence". */
+  turn_detection: "silence" | "model";
+  eot_threshold: number;
+  eot_timeout: number;
+  /** OpenAI has no eager event: always off. */
+  eager_eot_threshold: null;
 }
 
 /**
- * semantic_vad has no turn model behind it yet: eagerness picks a fixed
- * silence window (OpenAI's 8/4/2 s are its *longest* waits, not a window).
+ * semantic_vad ends a turn with the Smart Turn model (turn_detection
+ * "model"): eagerness picks the P(complete) that ends a turn at a pause and
+ * the longest silence before it ends anyway. The timeouts are OpenAI's own
+ * (low/medium/high: 8/4/2 s, auto = medium); the thresholds are this
+ * server's choice: high ends at a pause the model calls even (0.5), low
+ * waits for a confident verdict (0.9), medium takes Flux's default (0.7).
  */
-export const EAGERNESS_SILENCE: Record<Eagerness, number> = { low: 1.2, medium: 0.8, auto: 0.8, high: 0.5 };
+export const EAGERNESS_TURN: Record<Eagerness, { eot_threshold: number; eot_timeout: number }> = {
+  low: { eot_threshold: 0.9, eot_timeout: 8 },
+  medium: { eot_threshold: 0.7, eot_timeout: 4 },
+  auto: { eot_threshold: 0.7, eot_timeout: 4 },
+  high: { eot_threshold: 0.5, eot_timeout: 2 },
+};
 
 export interface ServerDefaults {
   model: string;
@@ -228,8 +243,11 @@ export function streamOptionsOf(c: SessionConfig): RealtimeStreamOptions {
     prompt: c.transcription.prompt,
     vad_threshold: c.vad.threshold,
     speech_pad: c.vad.prefix_padding_ms / 1000,
-    silence_duration: c.turn === "semantic_vad" ? EAGERNESS_SILENCE[c.eagerness] : c.vad.silence_duration_ms / 1000,
+    silence_duration: c.vad.silence_duration_ms / 1000,
     segmentation: manual ? "manual" : "vad",
+    turn_detection: c.turn === "semantic_vad" ? "model" : "silence",
+    ...EAGERNESS_TURN[c.eagerness],
+    eager_eot_threshold: null,
   };
 }
 
@@ -243,6 +261,10 @@ export const OPTION_PARAMS: Record<keyof RealtimeStreamOptions, string> = {
   speech_pad: "session.audio.input.turn_detection.prefix_padding_ms",
   silence_duration: "session.audio.input.turn_detection.silence_duration_ms",
   segmentation: "session.audio.input.turn_detection",
+  turn_detection: "session.audio.input.turn_detection.type",
+  eot_threshold: "session.audio.input.turn_detection.eagerness",
+  eot_timeout: "session.audio.input.turn_detection.eagerness",
+  eager_eot_threshold: "session.audio.input.turn_detection.eagerness",
 };
 
 /** The GA session object (session.created / session.updated). */
