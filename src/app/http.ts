@@ -16,6 +16,8 @@ export function serveHttp(config: Config, transport: Engine, context: HttpContex
     maxRequestBodySize: Math.max(handler.maxRequestBodySize, config.limits.max_upload_bytes + 1024 * 1024),
     websocket: routeWebSockets(doors, handler.websocket as never) as never,
     async fetch(req, server) {
+      // An HTTP/1.0 request without Host (HAProxy's default health check) has no parsable URL.
+      if (!URL.canParse(req.url)) return new Response("bad request: no Host header (send HTTP/1.1 with Host)", { status: 400 });
       if (new URL(req.url).pathname.startsWith("/socket.io/")) return transport.handleRequest(req, server);
       const upgraded = await upgradeToDoor(doors, req, server as never);
       if (upgraded !== null) return upgraded;
