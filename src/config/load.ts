@@ -14,6 +14,8 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   STT_WHISPER_LIB: "Path of the native library libsttwhisper.so (default native/build/libsttwhisper.so beside the checkout).",
   MALLOC_MMAP_THRESHOLD_: "glibc's own setting; when set, the server leaves its mmap-threshold tuning of the native heap to it.",
   MALLOC_ARENA_MAX: "glibc's own setting; when set, the server leaves its arena-count tuning of the native heap to it.",
+  MALLOC_MMAP_MAX_: "glibc's own setting; when set, the server leaves its cap on mmap'd blocks of the native heap to it.",
+  MALLOC_TRIM_THRESHOLD_: "glibc's own setting; when set, the server leaves its trim-threshold tuning of the native heap to it.",
   STT_URL: "bun run stream (src/tools/stream.ts): the server to stream to, when --url is not given.",
   STT_TOKEN: "bun run stream (src/tools/stream.ts): the bearer token, when --token is not given.",
 };

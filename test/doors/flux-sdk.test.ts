@@ -141,8 +141,9 @@ describe("Flux /v2/listen with @deepgram/sdk", () => {
     s.socket.sendConfigure({ type: "Configure", thresholds: { eot_threshold: 0.2 } });
     await waitFor(() => s.messages.some((m) => m.type === "ConfigureFailure"), 5000, "ConfigureFailure");
     expect((s.messages.find((m) => m.type === "ConfigureFailure") as { description: string }).description).toContain("eot_threshold");
-    // The first 3 s of JFK ("And so my fellow Americans"), then ForceEndTurn while he would still be talking.
-    await sendRealtime((b) => s.socket.sendMedia(b), jfk, 0, 16000 * 3);
+    // JFK up to 2.4 s, just after "Americans" (it ends at 2.26 s) and before min_pause (0.2 s) of
+    // silence could let the model end the turn itself; then ForceEndTurn while he would still be talking.
+    await sendRealtime((b) => s.socket.sendMedia(b), jfk, 0, Math.round(16000 * 2.4));
     s.socket.sendForceEndTurn({ type: "ForceEndTurn" });
     await waitFor(() => eventsOf(s.messages).includes("EndOfTurn"), 30_000, "EndOfTurn");
     const end = turnInfos(s.messages).find((m) => m.event === "EndOfTurn")!;

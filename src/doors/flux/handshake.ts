@@ -41,7 +41,7 @@ export async function fluxHandshake(ctx: DoorContext, req: Request, url: URL): P
     door: "flux",
     grant,
     token,
-    scoped: !grant.all,
+    scoped: grant.device === clientId,
     options,
     listener: connection.listener,
   });
