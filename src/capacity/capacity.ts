@@ -181,8 +181,9 @@ export class Capacity {
       // Later chunks of a refused stream: dropped without another error until retry_after_ms.
       if (until !== undefined && now < until) return { notify: false, retryAfterMs: Math.ceil(until - now), message: "" };
       const retryAfterMs = this.retryAfterMs(snap);
+      this.refused.delete(key); // re-inserted at the end: the map stays in refusal order
       this.refused.set(key, now + retryAfterMs);
-      if (this.refused.size > 4096) this.dropExpiredRefusals(now);
+      this.pruneRefusals(now);
       this.refusedTotal++;
       return { notify: true, retryAfterMs, message: `server_busy: ${snap.reason}; retry in ${(retryAfterMs / 1000).toFixed(1)} s or use another node` };
     }
@@ -353,10 +354,26 @@ export class Capacity {
     return Math.round(Math.min(60_000, Math.max(1000, life / n, drain)));
   }
 
-  private dropExpiredRefusals(now: number): void {
-    for (const [k, until] of this.refused) if (until <= now) this.refused.delete(k);
+  /** Refusals remembered now (streams whose later chunks are dropped without another error). */
+  get refusalsHeld(): number {
+    return this.refused.size;
+  }
+
+  /**
+   * The map is in refusal order, so expired entries are dropped from its front
+   * (amortized O(1) per refusal, never a full scan). Past MAX_REFUSALS the
+   * oldest go too: that only costs such a stream one more server_busy error.
+   */
+  private pruneRefusals(now: number): void {
+    for (const [k, until] of this.refused) {
+      if (until > now && this.refused.size <= MAX_REFUSALS) break;
+      this.refused.delete(k);
+    }
   }
 }
+
+/** Refused streams remembered at most (per node). */
+const MAX_REFUSALS = 4096;
 
 function p95(xs: number[]): number {
   if (xs.length === 0) return NaN;

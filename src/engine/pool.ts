@@ -279,15 +279,18 @@ export class BatchPool<Req, Res> {
 
   private schedule(): void {
     // Interims only take an executor no final is waiting for, and only while
-    // they have used less than their share of the executors lately.
+    // they have used less than their share of the executors lately. With more
+    // than one executor they never take the last idle one: a call cannot be
+    // cut short, so a final arriving then would wait out a whole interim.
     const share = this.opts.interimShare ?? 0.5;
-    if (this.interims.size > 0 && this.queued === 0 && this.idle.length > 0 && this.interimLoad() >= share && !this.interimTimer && !this.closed) {
+    const spare = this.executors.length > 1 ? 1 : 0;
+    if (this.interims.size > 0 && this.queued === 0 && this.idle.length > spare && this.interimLoad() >= share && !this.interimTimer && !this.closed) {
       this.interimTimer = setTimeout(() => {
         this.interimTimer = null;
         this.schedule();
       }, 100);
     }
-    while (!this.closed && this.idle.length > 0 && this.queued === 0 && this.interims.size > 0 && this.interimLoad() < share) {
+    while (!this.closed && this.idle.length > spare && this.queued === 0 && this.interims.size > 0 && this.interimLoad() < share) {
       const batch: Job<Req, Res>[] = [];
       for (const [key, job] of this.interims) {
         if (batch.length >= this.opts.batchSize) break;

@@ -12,8 +12,11 @@ export function toResult(r: NativeResult, ms: number, batchSize: number, seconds
           utf8,
         )
       : undefined;
+  const times = r.token_times;
+  const tokenEnds = times && times.length === r.tokens.length ? times.map((t) => Math.min(seconds, t[1])) : undefined;
   return {
     words,
+    tokenEnds,
     text: r.text,
     tokens: r.tokens,
     avgLogprob: r.avg_logprob,

@@ -59,6 +59,11 @@ export interface EngineResult {
   batchSize: number;
   /** Only when word timestamps were asked for. */
   words?: WordTiming[];
+  /**
+   * Only when word timestamps were asked for: the aligned end (seconds from
+   * the utterance's first sample) of each token in `tokens`, same length.
+   */
+  tokenEnds?: number[];
 }
 
 export interface SpeechEngine {

@@ -4,7 +4,16 @@
  * consecutive hypotheses agree on it and on the whole word after it. Committed tokens are forced
  * as the decoder prefix of every later hypothesis and of the final, so the
  * committed text only grows and the final starts with it.
+ *
+ * With token timings (the engine's cross-attention alignment), a word is also
+ * committed only once its aligned end lies COMMIT_MARGIN before the edge of
+ * the audio the hypothesis saw: a word still being spoken is exactly the one
+ * two partial hypotheses agree on wrongly. Without timings the last agreed
+ * word is held back instead, which costs a whole word of latency.
  */
+
+/** Seconds a committed word must end before the audio edge (alignment is good to ~0.1-0.2 s). */
+export const COMMIT_MARGIN = 0.3;
 
 /** Longest committed prefix (tokens): the shim accepts up to half of Whisper's 448. */
 export const MAX_COMMITTED = 200;
@@ -32,8 +41,12 @@ export class LocalAgreement {
     return this.previous ? this.textOf(this.previous).trim() : "";
   }
 
-  /** Takes the next hypothesis (its tokens begin with the committed ones) and returns what to show. */
-  update(tokens: readonly number[]): Hypothesis {
+  /**
+   * Takes the next hypothesis (its tokens begin with the committed ones) and returns what to show.
+   * @param timing per token of `tokens` its aligned end, and the audio's length (both in seconds from the utterance start).
+   */
+  update(tokens: readonly number[], timing?: { ends: readonly number[]; edge: number }): Hypothesis {
+    const aligned = timing && timing.ends.length === tokens.length ? timing : undefined;
     const c = this.committedTokens.length;
     if (!startsWith(tokens, this.committedTokens)) {
       // Not decoded from the current prefix (a stale or guarded result): show nothing new.
@@ -51,11 +64,16 @@ export class LocalAgreement {
         const bEnds = j === prev.length;
         if (aEnds && bEnds) continue; // the speaker may still be inside this word
         if ((aEnds || this.opensWord(tokens[j]!)) && (bEnds || this.opensWord(prev[j]!))) {
-          // Hold the last agreed word back: at the edge of the audio two partial
-          // hypotheses often agree on a wrong word ("like" for the start of
-          // "what"); once a later word is agreed too, this one has context.
-          let k = j - 1;
-          while (k > c && !this.opensWord(tokens[k]!)) k--;
+          // At the edge of the audio two partial hypotheses often agree on a
+          // wrong word ("like" for the start of "what"). With timings, step
+          // back to the last word that ended well before the edge; without,
+          // hold the last agreed word back until a later one is agreed too.
+          let k = aligned ? j : j - 1;
+          for (;;) {
+            while (k > c && k < tokens.length && !this.opensWord(tokens[k]!)) k--;
+            if (k <= c || !aligned || aligned.ends[k - 1]! <= aligned.edge - COMMIT_MARGIN) break;
+            k--;
+          }
           if (k > c) this.committedTokens = tokens.slice(0, k);
           break;
         }

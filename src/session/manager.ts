@@ -298,6 +298,11 @@ export class SessionManager {
     const interval = state.options.interim_interval;
     if (now - state.lastInterimAt < interval * 1000) return;
     if (session.openSeconds < interval) return;
+    // Once the speaker has stopped, the final is at most silence_duration away
+    // and says more; an interim now would only hold an executor it may need.
+    // Turn mode keeps them: a pause there is not the end, and turn_eager wants
+    // the newest hypothesis.
+    if (session.trailingSilenceSeconds > 0 && this.turnOf(state.options).detection !== "model") return;
     state.lastInterimAt = now;
     // Decided before the open audio is copied: under load this runs for every
     // stream each interval and mostly sheds.
@@ -308,7 +313,8 @@ export class SessionManager {
     const open = session.openUtterance()!;
     this.interims.requested++;
     // The same prompt as the final's, so the committed prefix and the keyterms are both kept.
-    const request = { audio: open.audio, language: state.options.language ?? this.config.language, prompt: streamPrompt(state.options), streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const };
+    // Word timestamps give the aligned token ends the commit rule needs (agreement.ts).
+    const request = { audio: open.audio, language: state.options.language ?? this.config.language, prompt: streamPrompt(state.options), streamKey: session.clientId, prefix: open.agreement.committed, priority: "interim" as const, wordTimestamps: true };
     this.engine.transcribe(request).then(
       (r) => {
         if (session.currentUtteranceId !== open.id || !session.inSpeech) return void this.interims.stale++;
@@ -318,7 +324,7 @@ export class SessionManager {
         if (judge(r, this.config.guards) || r.avgLogprob < this.config.guards.log_prob_threshold) return void this.interims.dropped++;
         if (open.end <= state.appliedEnd) return void this.interims.stale++;
         state.appliedEnd = open.end;
-        const h = open.agreement.update(r.tokens);
+        const h = open.agreement.update(r.tokens, r.tokenEnds ? { ends: r.tokenEnds, edge: open.end - open.start } : undefined);
         // In line with the stream's finals, so `seq` is the one this utterance's final will carry.
         void this.chain(session, async () => {
           this.interims.emitted++;

@@ -144,6 +144,11 @@ export class Segmenter {
     return this.pos;
   }
 
+  /** Samples of silence the open utterance ends in so far (0 while speech goes on or when idle). */
+  get trailingSilence(): number {
+    return this.speechStart >= 0 && this.silenceStart >= 0 ? this.pos - this.silenceStart : 0;
+  }
+
   /** First sample of speech (no padding) of the open utterance; -1 when idle. */
   get speechOnset(): number {
     return this.speechStart;

@@ -108,6 +108,11 @@ export class Session {
     return from < 0 || from >= this.queuedTo ? 0 : (this.queuedTo - from) / this.opts.sampleRate;
   }
 
+  /** Seconds of silence the open utterance ends in so far (its speech may be over). */
+  get trailingSilenceSeconds(): number {
+    return this.segmenter.trailingSilence / this.opts.sampleRate;
+  }
+
   /** The open utterance's audio so far (a copy), or null outside speech. */
   openUtterance(): OpenUtterance | null {
     const from = this.segmenter.openStart;

@@ -189,3 +189,19 @@ describe("guard retries", () => {
     ]);
   });
 });
+
+describe("refused streams", () => {
+  test("are remembered in refusal order: expired ones leave from the front, and never more than 4096 at once", () => {
+    let t = 0;
+    const cap = new Capacity({ admission: true, maxLatency: 2, maxStreams: 1, maxUtilization: 0.85, shape: { workers: 1, maxBatch: 1 }, isActive: () => true, now: () => t });
+    expect(cap.admit("talker", "s0")).toBeNull();
+    for (let i = 0; i < 10_000; i++) expect(cap.admit(`r${i}`, `s${i}`)?.notify).toBe(true);
+    expect(cap.refusalsHeld).toBe(4096);
+    // A recent refusal still suppresses its stream's later chunks; an evicted one only gets another error.
+    expect(cap.admit("r9999", "s9999")?.notify).toBe(false);
+    expect(cap.admit("r0", "s0")?.notify).toBe(true);
+    t += 120_000; // every retry_after (at most 60 s) has passed
+    expect(cap.admit("late", "s-late")?.notify).toBe(true);
+    expect(cap.refusalsHeld).toBe(1);
+  });
+});

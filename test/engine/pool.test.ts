@@ -179,4 +179,27 @@ describe("BatchPool", () => {
     expect(await pool.submit({ id: "f" }, "s")).toBe("done f");
     await pool.close();
   });
+
+  test("with two executors an interim never takes the last idle one, so a final arriving meanwhile starts at once", async () => {
+    const a = recorder(80);
+    const b = recorder(80);
+    const pool = new BatchPool([a.exec, b.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const i1 = pool.submit({ id: "i1" }, "s1", "interim");
+    const i2 = pool.submit({ id: "i2" }, "s2", "interim");
+    await Bun.sleep(5);
+    // One interim runs; the other waits although an executor is idle.
+    expect(pool.getStats().interims).toMatchObject({ dispatched: 1, waiting: 1 });
+    const f = pool.submit({ id: "f" }, "s3");
+    await Bun.sleep(5);
+    // The final took the spare executor at once, beside the running interim.
+    expect([...a.batches, ...b.batches]).toEqual([["i1"], ["f"]]);
+    expect(await Promise.all([i1, i2, f])).toEqual(["done i1", "done i2", "done f"]);
+    await pool.close();
+
+    // One executor: nothing to spare, interims use it while nothing else waits.
+    const one = recorder(5);
+    const single = new BatchPool([one.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    expect(await single.submit({ id: "i" }, "s", "interim")).toBe("done i");
+    await single.close();
+  });
 });

@@ -50,4 +50,28 @@ describe("LocalAgreement", () => {
     }
     expect(last).toBe("And so my fellow Americans");
   });
+
+  test("with token timings, agreed words are committed up to the last one ending COMMIT_MARGIN before the audio edge, with no word held back", () => {
+    const a = new LocalAgreement(textOf);
+    // "And so my fellow": ends 0.4, 0.7, 1.0, 1.5 s; audio edge 1.6 s.
+    a.update([1, 2, 3, 4], { ends: [0.4, 0.7, 1.0, 1.5], edge: 1.6 });
+    // All four agreed (one hypothesis ends where the other goes on); "fellow" ends 0.2 s before the edge: not yet.
+    expect(a.update([1, 2, 3, 4, 5], { ends: [0.4, 0.7, 1.0, 1.5, 1.7], edge: 1.7 }).stableText).toBe("And so my");
+    // Edge moved on: "fellow" (1.5) is now 0.7 s behind it and agreed: committed; "Americans" ends 0.2 s before it: not.
+    expect(a.update([1, 2, 3, 4, 5, 6], { ends: [0.4, 0.7, 1.0, 1.5, 2.2, 2.3], edge: 2.4 }).stableText).toBe("And so my fellow");
+    expect(a.committed).toEqual([1, 2, 3, 4]);
+  });
+
+  test("with timings, a word's trailing punctuation token counts: the word ends where its last token does", () => {
+    const a = new LocalAgreement(textOf);
+    a.update([1, 2, 5, 100, 6], { ends: [0.3, 0.6, 1.0, 1.9, 2.0], edge: 2.1 });
+    // "Americans." ends at 1.9 (its "." token), inside the margin: only "And so".
+    expect(a.update([1, 2, 5, 100, 6, 7], { ends: [0.3, 0.6, 1.0, 1.9, 2.0, 2.1], edge: 2.15 }).stableText).toBe("And so");
+  });
+
+  test("timings of another length than the tokens are ignored (the held-back rule applies)", () => {
+    const a = new LocalAgreement(textOf);
+    a.update([1, 2, 3], { ends: [0.1], edge: 5 });
+    expect(a.update([1, 2, 3, 4], { ends: [0.1], edge: 5 }).stableText).toBe("And so");
+  });
 });
