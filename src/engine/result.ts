@@ -13,10 +13,11 @@ export function toResult(r: NativeResult, ms: number, batchSize: number, seconds
         )
       : undefined;
   const times = r.token_times;
-  const tokenEnds = times && times.length === r.tokens.length ? times.map((t) => Math.min(seconds, t[1])) : undefined;
+  const perToken = times && times.length === r.tokens.length ? times : undefined;
   return {
     words,
-    tokenEnds,
+    tokenEnds: perToken?.map((t) => Math.min(seconds, t[1])),
+    tokenProbs: perToken?.map((t) => t[2]),
     text: r.text,
     tokens: r.tokens,
     avgLogprob: r.avg_logprob,

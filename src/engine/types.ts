@@ -64,6 +64,8 @@ export interface EngineResult {
    * the utterance's first sample) of each token in `tokens`, same length.
    */
   tokenEnds?: number[];
+  /** Only when word timestamps were asked for: each token's probability, same length as `tokens`. */
+  tokenProbs?: number[];
 }
 
 export interface SpeechEngine {

@@ -7,13 +7,27 @@
  *
  * With token timings (the engine's cross-attention alignment), a word is also
  * committed only once its aligned end lies COMMIT_MARGIN before the edge of
- * the audio the hypothesis saw: a word still being spoken is exactly the one
- * two partial hypotheses agree on wrongly. Without timings the last agreed
- * word is held back instead, which costs a whole word of latency.
+ * the audio the hypothesis saw (a word still being spoken is the one partial
+ * hypotheses agree on wrongly), and only while every word up to it has a
+ * probability of at least MIN_COMMIT_PROBABILITY: tiny.en agrees with itself
+ * on "Like your country" for "What your country" after a pause, but at 0.2-0.4
+ * on "Like", where it is sure (> 0.9) of the words it gets right. A word below
+ * it is left to the final, and so is everything after it, since the committed
+ * text is a prefix. Without timings the last agreed word is held back instead,
+ * which costs a whole word of latency.
  */
 
 /** Seconds a committed word must end before the audio edge (alignment is good to ~0.1-0.2 s). */
 export const COMMIT_MARGIN = 0.3;
+/** Least mean token probability of a word that may be committed. */
+export const MIN_COMMIT_PROBABILITY = 0.5;
+
+/** Per token of a hypothesis: its aligned end and probability; `edge` is the audio's length (seconds from the utterance start). */
+export interface TokenTiming {
+  ends: readonly number[];
+  probs: readonly number[];
+  edge: number;
+}
 
 /** Longest committed prefix (tokens): the shim accepts up to half of Whisper's 448. */
 export const MAX_COMMITTED = 200;
@@ -43,10 +57,10 @@ export class LocalAgreement {
 
   /**
    * Takes the next hypothesis (its tokens begin with the committed ones) and returns what to show.
-   * @param timing per token of `tokens` its aligned end, and the audio's length (both in seconds from the utterance start).
+   * @param timing the hypothesis's token timings (ignored unless there is one per token).
    */
-  update(tokens: readonly number[], timing?: { ends: readonly number[]; edge: number }): Hypothesis {
-    const aligned = timing && timing.ends.length === tokens.length ? timing : undefined;
+  update(tokens: readonly number[], timing?: TokenTiming): Hypothesis {
+    const aligned = timing && timing.ends.length === tokens.length && timing.probs.length === tokens.length ? timing : undefined;
     const c = this.committedTokens.length;
     if (!startsWith(tokens, this.committedTokens)) {
       // Not decoded from the current prefix (a stale or guarded result): show nothing new.
@@ -74,12 +88,27 @@ export class LocalAgreement {
             if (k <= c || !aligned || aligned.ends[k - 1]! <= aligned.edge - COMMIT_MARGIN) break;
             k--;
           }
+          if (aligned) k = this.sureUpTo(tokens, c, k, aligned.probs);
           if (k > c) this.committedTokens = tokens.slice(0, k);
           break;
         }
       }
     }
     return { text: this.textOf(tokens).trim(), stableText: this.stable() };
+  }
+
+  /** The end of the longest run of words from `from` (a word start) to `to` whose every word is probable enough. */
+  private sureUpTo(tokens: readonly number[], from: number, to: number, probs: readonly number[]): number {
+    let i = from;
+    while (i < to) {
+      let e = i + 1;
+      while (e < to && !this.opensWord(tokens[e]!)) e++;
+      let sum = 0;
+      for (let t = i; t < e; t++) sum += probs[t]!;
+      if (sum / (e - i) < MIN_COMMIT_PROBABILITY) return i;
+      i = e;
+    }
+    return to;
   }
 
   private stable(): string {

@@ -324,7 +324,7 @@ export class SessionManager {
         if (judge(r, this.config.guards) || r.avgLogprob < this.config.guards.log_prob_threshold) return void this.interims.dropped++;
         if (open.end <= state.appliedEnd) return void this.interims.stale++;
         state.appliedEnd = open.end;
-        const h = open.agreement.update(r.tokens, r.tokenEnds ? { ends: r.tokenEnds, edge: open.end - open.start } : undefined);
+        const h = open.agreement.update(r.tokens, r.tokenEnds && r.tokenProbs ? { ends: r.tokenEnds, probs: r.tokenProbs, edge: open.end - open.start } : undefined);
         // In line with the stream's finals, so `seq` is the one this utterance's final will carry.
         void this.chain(session, async () => {
           this.interims.emitted++;
