@@ -130,6 +130,7 @@ export class Capacity {
       },
       ...(inner.stats ? { stats: () => inner.stats!() } : {}),
       ...(inner.waitingFinals ? { waitingFinals: () => inner.waitingFinals!() } : {}),
+      ...(inner.withdrawInterim ? { withdrawInterim: (key: string) => inner.withdrawInterim!(key) } : {}),
       close: () => inner.close(),
       textOf: (tokens) => inner.textOf(tokens),
       async transcribe(req: EngineRequest): Promise<EngineResult> {

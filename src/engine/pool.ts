@@ -209,6 +209,20 @@ export class BatchPool<Req, Res> {
     return this.queued;
   }
 
+  /**
+   * Drops the stream's waiting interim request, if any (its utterance is
+   * closing: the answer would come after the final, for nothing). Returns
+   * whether one was waiting. A running one cannot be stopped.
+   */
+  withdrawInterim(key: string): boolean {
+    const job = this.interims.get(key);
+    if (!job) return false;
+    this.interims.delete(key);
+    this.stats.interimsSuperseded++;
+    job.reject(new SupersededError());
+    return true;
+  }
+
   /** Drops every waiting interim request (load shedding); returns how many. */
   shedInterims(): number {
     const n = this.interims.size;

@@ -73,6 +73,8 @@ export interface SpeechEngine {
   transcribe(request: EngineRequest): Promise<EngineResult>;
   /** Static facts about the loaded model. */
   readonly info: EngineInfo;
+  /** Drops the stream's interim request still waiting for the engine (it rejects as superseded). */
+  withdrawInterim?(streamKey: string): void;
   /** Final requests waiting for the engine now; cheap enough to ask per interim. */
   waitingFinals?(): number;
   /** Text of token ids as the engine decodes them (for committed prefixes). */

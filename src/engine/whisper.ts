@@ -189,6 +189,7 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     },
     shedInterims: () => pool.shedInterims(),
     waitingFinals: () => pool.waitingFinals,
+    withdrawInterim: (key) => void pool.withdrawInterim(key),
     stats(): EngineStats {
       const s = pool.getStats();
       const r = pool.recent();

@@ -72,6 +72,7 @@ export class EngineWatch implements SpeechEngine {
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 10_000;
     if (inner.stats) this.stats = () => inner.stats!();
     if (inner.waitingFinals) this.waitingFinals = () => inner.waitingFinals!();
+    if (inner.withdrawInterim) this.withdrawInterim = (key) => inner.withdrawInterim!(key);
   }
 
   get info() {
@@ -84,6 +85,7 @@ export class EngineWatch implements SpeechEngine {
 
   stats?: SpeechEngine["stats"];
   waitingFinals?: SpeechEngine["waitingFinals"];
+  withdrawInterim?: SpeechEngine["withdrawInterim"];
 
   /** Rejected requests since start, by reason (superseded, queue_full, invalid_audio, engine_error, ...). */
   failures(): ReadonlyMap<string, number> {

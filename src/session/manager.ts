@@ -265,6 +265,8 @@ export class SessionManager {
    */
   private dispatch(session: Session, u: Utterance): void {
     this.utterances++;
+    // An interim still waiting for this audio would be answered after its final.
+    this.engine.withdrawInterim?.(session.clientId);
     const options = this.options(session);
     this.hooks.onSpeechStopped && void this.chain(session, async () => this.hooks.onSpeechStopped?.(session, u));
     const result = transcribeGuarded(
@@ -302,7 +304,10 @@ export class SessionManager {
     // and says more; an interim now would only hold an executor it may need.
     // Turn mode keeps them: a pause there is not the end, and turn_eager wants
     // the newest hypothesis.
-    if (session.trailingSilenceSeconds > 0 && this.turnOf(state.options).detection !== "model") return;
+    if (session.trailingSilenceSeconds > 0 && this.turnOf(state.options).detection !== "model") {
+      this.engine.withdrawInterim?.(session.clientId);
+      return;
+    }
     state.lastInterimAt = now;
     // Decided before the open audio is copied: under load this runs for every
     // stream each interval and mostly sheds.

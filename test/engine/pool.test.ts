@@ -202,4 +202,18 @@ describe("BatchPool", () => {
     expect(await single.submit({ id: "i" }, "s", "interim")).toBe("done i");
     await single.close();
   });
+
+  test("withdrawInterim drops a stream's waiting interim (rejected as superseded), leaving other streams' alone", async () => {
+    const { batches, exec } = recorder(20);
+    const pool = new BatchPool([exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const busy = pool.submit({ id: "f0" }, "a");
+    const mine = pool.submit({ id: "i-a" }, "a", "interim").catch((e: { code?: string }) => e.code);
+    const theirs = pool.submit({ id: "i-b" }, "b", "interim");
+    expect(pool.withdrawInterim("a")).toBe(true);
+    expect(pool.withdrawInterim("a")).toBe(false);
+    expect(await mine).toBe("superseded");
+    expect(await Promise.all([busy, theirs])).toEqual(["done f0", "done i-b"]);
+    expect(batches).toEqual([["f0"], ["i-b"]]);
+    await pool.close();
+  });
 });
