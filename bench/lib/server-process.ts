@@ -32,7 +32,11 @@ export class ServerProcess {
       stderr: "inherit",
       ipc: (m) => this.inbox.shift()?.(m),
     });
-    this.url = `http://127.0.0.1:${await ready}`;
+    // A config the server refuses ends the child before "ready": say so instead of waiting forever.
+    const died = this.proc.exited.then((code) => {
+      throw new Error(`the server exited (code ${code}) before it was ready; its error is above`);
+    });
+    this.url = `http://127.0.0.1:${await Promise.race([ready, died])}`;
     return this.url;
   }
 
