@@ -35,7 +35,7 @@ afterAll(async () => {
 
 });
 
-function scriptedEngine(): SpeechEngine & { calls: EngineRequest[] } {
+function scriptedEngine(failFirst = false): SpeechEngine & { calls: EngineRequest[] } {
   const calls: EngineRequest[] = [];
   return {
     calls,
@@ -45,15 +45,16 @@ function scriptedEngine(): SpeechEngine & { calls: EngineRequest[] } {
     async transcribe(r: EngineRequest): Promise<EngineResult> {
       const n = calls.push(r);
       await Bun.sleep(n === 1 ? 400 : 5); // the first result comes back last
+      if (failFirst && n === 1) throw Object.assign(new Error("scripted failure"), { code: "engine_error" });
       return { text: `utterance ${n}`, tokens: [n], avgLogprob: -0.1, noSpeechProb: 0.01, language: "en", languageProbability: 1, engineMs: 5, batchSize: 1 };
     },
   };
 }
 
-function build(overrides: Partial<Config> = {}) {
+function build(overrides: Partial<Config> = {}, failFirst = false) {
   const { config } = resolveConfig({ capacity: { admission: false } as Config["capacity"], ...overrides });
   const log = createLogger(false);
-  const engine = scriptedEngine();
+  const engine = scriptedEngine(failFirst);
   const delivery = new Delivery(io, log);
   const seqs = new SeqMemory(1024);
   let core: StreamHub | null = null;
@@ -119,6 +120,28 @@ describe("stream core", () => {
     expect(core.ownerOf("own")).toBe("conn-b");
     await core.releaseConnection("conn-b");
     expect(core.ownerOf("own")).toBeUndefined();
+    stop();
+  });
+
+  test("after a resume, an error about an utterance the old connection sent goes to the new owner, not the old one", async () => {
+    const { core, engine, stop } = build({}, true);
+    const a = recorder();
+    const b = recorder();
+    const first = await core.open({ ...request("err-owner", "conn-a"), listener: a.listener });
+    if (!first.ok) throw new Error("not opened");
+    // "And so my fellow Americans" and the pause after it: one utterance, sent to the engine (which fails it in 400 ms).
+    const upTo = Math.round(3.4 * 16000);
+    for (let i = 0; i < upTo; i += 1600) expect(first.stream.push(jfk.slice(i, Math.min(i + 1600, upTo))).ok).toBe(true);
+    for (let t = 0; engine.calls.length === 0 && t < 100; t++) await Bun.sleep(20);
+    expect(engine.calls.length).toBe(1);
+    const resumed = await core.open({ ...request("err-owner", "conn-b", { resumeKey: first.resumeKey }), listener: b.listener });
+    expect(resumed.ok).toBe(true);
+    for (let t = 0; b.events.length === 0 && t < 100; t++) await Bun.sleep(20);
+    expect(b.events.filter((e) => e[0] === "error")).toEqual([["error", "engine_error"]]);
+    // The old connection heard its utterance end (before the resume) and the takeover, nothing after.
+    expect(a.events.map((e) => e[0])).toEqual(["stopped", "error"]);
+    expect(a.events[1]).toEqual(["error", "stream_taken_over"]);
+    await core.releaseConnection("conn-b");
     stop();
   });
 
