@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { JFK_TEXT, SHARED_AUDIO, normalizeText, wordErrorRate } from "../support/audio.ts";
+import type { Browser, Page } from "playwright-core";
+import { JFK_TEXT, normalizeText, wordErrorRate } from "../support/audio.ts";
+import { ARTIFACTS, fakeMicWav, launchWithFakeMic, transcriptRows as rows, type Row } from "../support/chromium.ts";
 import { startServer, type Harness } from "../support/harness.ts";
 
 /**
@@ -11,40 +10,16 @@ import { startServer, type Harness } from "../support/harness.ts";
  * same client id. Real engine (tiny.en on CPU).
  */
 
-// Normalized: Chromium plays silence for a fake-capture path with ".." in it.
-const ARTIFACTS = resolve(import.meta.dir, "../artifacts");
-const CHROMIUM = "/usr/bin/chromium";
 const ID = "browser-jfk";
 
 let h: Harness;
 let browser: Browser;
 
-interface Row {
-  seq: number;
-  clientId: string;
-  text: string;
-}
-
-/** Final transcript rows (interim rows are the open utterance, not a transcript yet). */
-async function rows(page: Page): Promise<Row[]> {
-  return page.$$eval("#transcripts li:not(.interim)", (lis) =>
-    lis.map((li) => ({
-      seq: Number((li as HTMLElement).dataset.seq),
-      clientId: (li as HTMLElement).dataset.clientId ?? "",
-      text: li.querySelector(".text")?.textContent ?? "",
-    })),
-  );
-}
-
 const joined = (r: Row[]) => r.map((x) => x.text).join(" ");
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Fake microphone: 48 kHz mono (the worklet resamples), 8 s of trailing
-  // silence so the last utterance closes (5 s, below) before Chromium loops the file.
-  const wav = `${ARTIFACTS}/jfk-fake-mic.wav`;
-  const ff = Bun.spawnSync(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", `${SHARED_AUDIO}/jfk.flac`, "-af", "apad=pad_dur=8", "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", wav]);
-  if (ff.exitCode !== 0) throw new Error(`ffmpeg: ${ff.stderr.toString()}`);
+  // 8 s of trailing silence so the last utterance closes (5 s, below) before Chromium loops the file.
+  const wav = fakeMicWav(8);
   [h, browser] = await Promise.all([
     // A 5 s silence window keeps JFK's sentence one utterance. Its pauses are
     // 0.8–1.2 s, and up to 2 s after Chromium's echo canceller gates the quiet
@@ -56,21 +31,7 @@ beforeAll(async () => {
     // with Chromium on the same slow shared cores one float32 engine call can take
     // seconds, and the page is tested here, not shedding (test/capacity is).
     startServer({ silence_duration: 5, capacity: { admission: false, max_latency: 60 } as never }),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        `--use-file-for-fake-audio-capture=${wav}`,
-        "--autoplay-policy=no-user-gesture-required",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    }),
+    launchWithFakeMic(wav),
   ]);
 });
 
