@@ -52,6 +52,10 @@ export class SileroBatch {
       interOpNumThreads: 1,
       executionProviders: ["cpu"],
       graphOptimizationLevel: "all",
+      // ONNX Runtime's arena grows in power-of-two steps with the largest batch
+      // ever seen and never gives memory back; Silero's tensors are small, so
+      // plain malloc/free costs little and lets the idle trim return it.
+      enableCpuMemArena: false,
     });
     return new SileroBatch(session);
   }
