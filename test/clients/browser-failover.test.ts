@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { FailoverCluster } from "../../bench/lib/failover.ts";
 import { JFK_TEXT, normalizeText, wordErrorRate } from "../support/audio.ts";
+import { quiesce } from "../support/quiesce.ts";
 import { ARTIFACTS, fakeMicWav, launchWithFakeMic, transcriptRows, type Row } from "../support/chromium.ts";
 
 const ID = "browser-failover";
@@ -54,6 +55,9 @@ test("SIGKILL of the serving node mid-sentence: the page replays what was not ac
     got = await transcriptRows(page);
     if (normalizeText(joined(got)).endsWith("do for your country")) break;
   }
+  // Nothing can still be on its way: the surviving node has answered every utterance it cut.
+  await quiesce(cluster.nodes.filter((n) => n.proc).map((n) => n.url), []);
+  got = await transcriptRows(page);
   await page.screenshot({ path: `${ARTIFACTS}/browser-failover.png`, fullPage: true });
   console.log("page:", JSON.stringify(got));
   const text = normalizeText(joined(got));
