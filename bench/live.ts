@@ -16,7 +16,7 @@
  * The interim encoder window (config interim_window) is compared too: the
  * default for every row, then the other one for one stream.
  *
- *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.5] [--sweep 0.5,0.8,1.0] [--compute-type default] [--interim-window full|trimmed]
+ *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.5] [--sweep 0.5,0.8,1.0] [--compute-type default] [--interim-window full|trimmed] [--other-window 0]
  */
 import { io as connect } from "socket.io-client";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -183,7 +183,10 @@ async function run(clips: Clip[], n: number, interims: boolean, silence: number,
   // Share of the executors' time: with two workers, both busy all along is 1.
   const busy = (st.server.engineBusyMs ?? 0) / wallMs / Math.max(1, st.server.engineWorkers ?? 1);
   const transcripts = logs.map((l) => ({ reference: l.reference.join(" "), finals: l.finals.map((f) => f.text).join(" | ") }));
-  return { clients: n, interims, window, silence, ...analyse(logs), engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards, transcripts };
+  // How long finals waited for an executor: what interims cost them in queueing (the rest is CPU).
+  const waits = st.server.engine?.queueWaitMs ?? [];
+  const finalWaitMs = { p95: Math.round(percentile(waits, 95)), max: Math.round(Math.max(0, ...waits)) };
+  return { clients: n, interims, window, silence, ...analyse(logs), finalWaitMs, engineBusyShare: Math.round(busy * 1000) / 1000, server: st.server.interims, guards: st.server.guards, transcripts };
 }
 
 const clips = await loadClips();
@@ -201,10 +204,11 @@ const row = (r: Awaited<ReturnType<typeof run>>) =>
     `${r.updateGapMs.p50}/${r.updateGapMs.p95}`,
     r.flicker,
     `${r.finalLatencyMs.p50}/${r.finalLatencyMs.p95}`,
+    `${r.finalWaitMs.p95}/${r.finalWaitMs.max}`,
     r.engineBusyShare,
     r.wer,
   ].join(" | ");
-console.log("N | interims | silence | utts | onset→1st interim p50/p95 ms | stable word p50/p95 ms | interims/s | update gap p50/p95 ms | flicker | final p50/p95 ms | engine busy | WER");
+console.log("N | interims | silence | utts | onset→1st interim p50/p95 ms | stable word p50/p95 ms | interims/s | update gap p50/p95 ms | flicker | final p50/p95 ms | final's queue wait p95/max ms | engine busy | WER");
 for (const n of CLIENTS) {
   for (const interims of [true, false]) {
     const r = await run(clips, n, interims, SILENCE);
@@ -212,8 +216,8 @@ for (const n of CLIENTS) {
     console.log(row(r));
   }
 }
-// The other interim window, one stream, for the accuracy/latency trade-off.
-{
+// The other interim window, one stream, for the accuracy/latency trade-off (--other-window 0 skips it).
+if (arg("other-window", "1") !== "0") {
   const other = WINDOW === "full" ? "trimmed" : "full";
   const r = await run(clips, 1, true, SILENCE, other);
   results.push(r);

@@ -16,8 +16,9 @@
  * So the policy below never maps a block of its own (M_MMAP_MAX 0: large
  * blocks come from the heap and are reused by the next call), never trims
  * while the engine works (a high M_TRIM_THRESHOLD), and gives the free memory
- * back with malloc_trim(0) once the whole engine goes idle (`trimWhenIdle`,
- * done by a worker; see src/engine/worker.ts). Measured side by side in
+ * back with malloc_trim(0) once the whole engine has been idle for
+ * `trimAfterIdleMs` (`trimWhenIdle`, done by a worker; see
+ * src/engine/worker.ts). Measured side by side in
  * docs/benchmarks.md ("Engine memory").
  *
  * Operators who set MALLOC_MMAP_THRESHOLD_, MALLOC_MMAP_MAX_,
@@ -42,6 +43,12 @@ export interface MallocTuning {
   arenaMax: number;
   /** Workers call malloc_trim(0) when the engine has nothing more for them. */
   trimWhenIdle: boolean;
+  /**
+   * ...after the engine stayed idle this long (ms). Live traffic leaves the
+   * engine idle for a moment between most calls; trimming in each such gap
+   * makes the next call fault the same pages in again.
+   */
+  trimAfterIdleMs: number;
 }
 
 export const DEFAULT_MALLOC_TUNING: MallocTuning = {
@@ -50,7 +57,11 @@ export const DEFAULT_MALLOC_TUNING: MallocTuning = {
   trimThresholdBytes: 1 << 30,
   arenaMax: 2,
   trimWhenIdle: true,
+  trimAfterIdleMs: 2000,
 };
+
+/** The default with the trim at the first idle moment (the policy before trimAfterIdleMs), for the benchmark. */
+export const TRIM_AT_ONCE_TUNING: MallocTuning = { ...DEFAULT_MALLOC_TUNING, trimAfterIdleMs: 0 };
 
 /** The earlier policy, kept for the side-by-side benchmark. */
 export const SMALL_MMAP_TUNING: MallocTuning = {
@@ -59,6 +70,7 @@ export const SMALL_MMAP_TUNING: MallocTuning = {
   trimThresholdBytes: 128 << 10, // glibc's default
   arenaMax: 2,
   trimWhenIdle: false,
+  trimAfterIdleMs: 0,
 };
 
 /** What tuneNativeMalloc set in this process (mallopt is process-wide; set once). */
@@ -95,6 +107,7 @@ export function tuneNativeMalloc(t: MallocTuning = DEFAULT_MALLOC_TUNING): Parti
     if (env.MALLOC_TRIM_THRESHOLD_ === undefined && opt(M_TRIM_THRESHOLD, t.trimThresholdBytes) === 1) set.trimThresholdBytes = t.trimThresholdBytes;
     if (env.MALLOC_ARENA_MAX === undefined && opt(M_ARENA_MAX, t.arenaMax) === 1) set.arenaMax = t.arenaMax;
     set.trimWhenIdle = t.trimWhenIdle;
+    set.trimAfterIdleMs = t.trimAfterIdleMs;
   } finally {
     lib.close();
   }

@@ -131,6 +131,7 @@ export class Capacity {
       ...(inner.stats ? { stats: () => inner.stats!() } : {}),
       ...(inner.waitingFinals ? { waitingFinals: () => inner.waitingFinals!() } : {}),
       ...(inner.withdrawInterim ? { withdrawInterim: (key: string) => inner.withdrawInterim!(key) } : {}),
+      ...(inner.expectFinal ? { expectFinal: (key: string, ms: number) => inner.expectFinal!(key, ms) } : {}),
       close: () => inner.close(),
       textOf: (tokens) => inner.textOf(tokens),
       async transcribe(req: EngineRequest): Promise<EngineResult> {

@@ -15,6 +15,10 @@
  *   code "superseded"), dispatched only when no final request waits and while
  *   interims have taken less than `interimShare` of the executors' time
  *   lately, settled as soon as they finish (no ordering with finals).
+ * - A stream whose utterance is ending (the VAD heard its trailing silence)
+ *   announces its final with expectFinal(); with more than one executor an
+ *   interim starts only while, after it, an executor stays idle for every
+ *   announced final and one more, so finals do not queue behind interims.
  */
 
 export interface PoolStats {
@@ -38,6 +42,8 @@ export interface PoolStats {
   busyMs: number;
   /** Interim requests: dispatched, replaced by a newer one before dispatch, waiting now. */
   interims: { dispatched: number; superseded: number; waiting: number };
+  /** Finals announced with expectFinal() and not yet submitted or expired. */
+  expectedFinals: number;
   /** batch size -> number of batches of that size. */
   batchSizeHistogram: Record<number, number>;
   /** Milliseconds from submission to dispatch (last 2048 requests). */
@@ -56,8 +62,13 @@ export interface PoolOptions {
    * streams interims thin out before finals slow down. Default 0.5.
    */
   interimShare?: number;
-  /** Called when the last busy executor finishes and nothing waits: the whole engine went idle. */
+  /**
+   * Called when the whole engine has stayed idle (no executor busy, no final
+   * waiting) for `idleDelayMs` since its last executor finished.
+   */
   onIdle?: (lastExecutor: number) => void;
+  /** How long the engine must stay idle before onIdle; default 0 (at once). */
+  idleDelayMs?: number;
 }
 
 /** Window over which the interims' share of executor time is measured (ms). */
@@ -132,6 +143,8 @@ export class BatchPool<Req, Res> {
   private readonly order: string[] = [];
   /** Waiting interim request per stream, oldest first (Map keeps insertion order). */
   private readonly interims = new Map<string, Job<Req, Res>>();
+  /** Announced finals: stream key -> when the announcement lapses (performance.now() ms). */
+  private readonly expected = new Map<string, number>();
   /** Executor time spent on interims, decayed over SHARE_WINDOW_MS. */
   private interimBusy = { ms: 0, at: performance.now() };
   private interimTimer: ReturnType<typeof setTimeout> | null = null;
@@ -140,6 +153,7 @@ export class BatchPool<Req, Res> {
   private queued = 0;
   private inFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private anon = 0;
   private readonly drainWaiters: (() => void)[] = [];
@@ -176,6 +190,7 @@ export class BatchPool<Req, Res> {
       s = { waiting: [], unsettled: [] };
       this.streams.set(key, s);
     }
+    this.expected.delete(key);
     if (s.waiting.length >= this.opts.maxQueuePerStream) {
       this.stats.rejected++;
       return Promise.reject(new QueueFullError(key, this.opts.maxQueuePerStream));
@@ -223,6 +238,31 @@ export class BatchPool<Req, Res> {
     return true;
   }
 
+  /**
+   * The stream's utterance ends in silence: its final is due within
+   * `withinMs` unless speech resumes. Until the final is submitted, the
+   * announcement lapses or `withinMs` <= 0 withdraws it, interims keep an
+   * executor idle for it (with more than one executor; with one, an interim
+   * is a short batched call that finals wait out, as on a GPU).
+   * Why: the final is known to be coming ~silence_duration before it arrives,
+   * longer than an interim call takes, and a running call cannot be cut short.
+   */
+  expectFinal(key: string, withinMs: number): void {
+    if (withinMs > 0) {
+      this.expected.set(key, performance.now() + withinMs);
+      return;
+    }
+    if (this.expected.delete(key)) this.schedule();
+  }
+
+  /** Announced finals still due; lapsed announcements are dropped. */
+  private dueFinals(): number {
+    if (this.expected.size === 0) return 0;
+    const now = performance.now();
+    for (const [key, until] of this.expected) if (until <= now) this.expected.delete(key);
+    return this.expected.size;
+  }
+
   /** Drops every waiting interim request (load shedding); returns how many. */
   shedInterims(): number {
     const n = this.interims.size;
@@ -246,6 +286,7 @@ export class BatchPool<Req, Res> {
       rejected: this.stats.rejected,
       busyMs: this.stats.busyMs,
       interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size },
+      expectedFinals: this.dueFinals(),
       batchSizeHistogram: { ...this.stats.hist },
       queueWaitMs: this.stats.wait.summary(),
       batchMs: this.stats.batchMs.summary(),
@@ -265,6 +306,8 @@ export class BatchPool<Req, Res> {
     this.timer = null;
     if (this.interimTimer) clearTimeout(this.interimTimer);
     this.interimTimer = null;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     for (const job of this.interims.values()) job.reject(new PoolClosedError());
     this.interims.clear();
     for (const key of this.order.splice(0)) {
@@ -294,17 +337,13 @@ export class BatchPool<Req, Res> {
   private schedule(): void {
     // Interims only take an executor no final is waiting for, and only while
     // they have used less than their share of the executors lately. With more
-    // than one executor they never take the last idle one: a call cannot be
-    // cut short, so a final arriving then would wait out a whole interim.
+    // than one executor they never take the last idle one, nor one an
+    // announced final will need: a call cannot be cut short, so a final
+    // arriving then would wait out a whole interim.
     const share = this.opts.interimShare ?? 0.5;
-    const spare = this.executors.length > 1 ? 1 : 0;
-    if (this.interims.size > 0 && this.queued === 0 && this.idle.length > spare && this.interimLoad() >= share && !this.interimTimer && !this.closed) {
-      this.interimTimer = setTimeout(() => {
-        this.interimTimer = null;
-        this.schedule();
-      }, 100);
-    }
-    while (!this.closed && this.idle.length > spare && this.queued === 0 && this.interims.size > 0 && this.interimLoad() < share) {
+    const keep = () => (this.executors.length > 1 ? 1 + this.dueFinals() : 0);
+    const interimMayStart = () => this.idle.length > keep() && this.queued === 0 && this.interims.size > 0;
+    while (!this.closed && interimMayStart() && this.interimLoad() < share) {
       const batch: Job<Req, Res>[] = [];
       for (const [key, job] of this.interims) {
         if (batch.length >= this.opts.batchSize) break;
@@ -313,6 +352,15 @@ export class BatchPool<Req, Res> {
       }
       this.stats.interimsDispatched += batch.length;
       this.dispatch(this.idle.shift()!, batch);
+    }
+    // Held back by their share or by announced finals, which change without
+    // an event (both decay with time): look again shortly.
+    const held = this.interims.size > 0 && this.queued === 0 && this.idle.length > 0;
+    if (held && !this.interimTimer && !this.closed) {
+      this.interimTimer = setTimeout(() => {
+        this.interimTimer = null;
+        this.schedule();
+      }, 100);
     }
     while (!this.closed && this.idle.length > 0 && this.queued > 0) {
       if (this.opts.batchWaitMs > 0 && this.queued < this.opts.batchSize) {
@@ -359,6 +407,8 @@ export class BatchPool<Req, Res> {
 
   private dispatch(slot: number, batch: Job<Req, Res>[]): void {
     const now = performance.now();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     this.busy.add(slot);
     this.inFlight += batch.length;
     const finals = batch[0]?.interim !== true;
@@ -405,8 +455,20 @@ export class BatchPool<Req, Res> {
         for (const key of keys) this.flush(key);
         if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
         this.schedule();
-        if (!this.closed && this.busy.size === 0 && this.queued === 0) this.opts.onIdle?.(slot);
+        if (!this.closed && this.busy.size === 0 && this.queued === 0) this.idleAfter(slot);
       });
+  }
+
+  private idleAfter(slot: number): void {
+    const onIdle = this.opts.onIdle;
+    if (!onIdle) return;
+    const delay = this.opts.idleDelayMs ?? 0;
+    if (delay <= 0) return onIdle(slot);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (!this.closed && this.busy.size === 0 && this.queued === 0) onIdle(slot);
+    }, delay);
   }
 
   /** Settles a stream's finished requests in submission order. */

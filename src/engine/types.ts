@@ -75,6 +75,12 @@ export interface SpeechEngine {
   readonly info: EngineInfo;
   /** Drops the stream's interim request still waiting for the engine (it rejects as superseded). */
   withdrawInterim?(streamKey: string): void;
+  /**
+   * The stream's final is due within `withinMs` (its speech ended; the VAD is
+   * counting the silence); <= 0 withdraws that. Lets the engine keep an
+   * executor free for it instead of starting an interim there.
+   */
+  expectFinal?(streamKey: string, withinMs: number): void;
   /** Final requests waiting for the engine now; cheap enough to ask per interim. */
   waitingFinals?(): number;
   /** Text of token ids as the engine decodes them (for committed prefixes). */

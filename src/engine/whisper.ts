@@ -146,10 +146,11 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
       batchWaitMs: Math.max(0, c.batchWaitMs),
       maxQueuePerStream: Math.max(1, Math.floor(c.maxQueuePerStream)),
       interimShare: c.interimShare,
-      // Free native memory goes back to the OS only when no worker has
-      // anything to do, never between the batches of a busy engine
-      // (malloc_trim covers the whole process, so one worker does it).
+      // Free native memory goes back to the OS only once no worker has had
+      // anything to do for a while, never between the batches of a busy
+      // engine (malloc_trim covers the whole process, so one worker does it).
       onIdle: memory.trimWhenIdle ? (slot) => workers.idle(slot) : undefined,
+      idleDelayMs: memory.trimAfterIdleMs ?? 0,
     },
   );
 
@@ -190,6 +191,7 @@ export async function createWhisperEngine(config: Partial<WhisperEngineConfig> &
     shedInterims: () => pool.shedInterims(),
     waitingFinals: () => pool.waitingFinals,
     withdrawInterim: (key) => void pool.withdrawInterim(key),
+    expectFinal: (key, ms) => pool.expectFinal(key, ms),
     stats(): EngineStats {
       const s = pool.getStats();
       const r = pool.recent();

@@ -73,6 +73,7 @@ export class EngineWatch implements SpeechEngine {
     if (inner.stats) this.stats = () => inner.stats!();
     if (inner.waitingFinals) this.waitingFinals = () => inner.waitingFinals!();
     if (inner.withdrawInterim) this.withdrawInterim = (key) => inner.withdrawInterim!(key);
+    if (inner.expectFinal) this.expectFinal = (key, ms) => inner.expectFinal!(key, ms);
   }
 
   get info() {
@@ -86,6 +87,7 @@ export class EngineWatch implements SpeechEngine {
   stats?: SpeechEngine["stats"];
   waitingFinals?: SpeechEngine["waitingFinals"];
   withdrawInterim?: SpeechEngine["withdrawInterim"];
+  expectFinal?: SpeechEngine["expectFinal"];
 
   /** Rejected requests since start, by reason (superseded, queue_full, invalid_audio, engine_error, ...). */
   failures(): ReadonlyMap<string, number> {

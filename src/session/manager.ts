@@ -54,7 +54,12 @@ interface LiveState {
   lastInterimAt: number;
   /** Stream time up to which the newest applied hypothesis reached. */
   appliedEnd: number;
+  /** The engine was told this stream's final is coming (expectFinal). */
+  finalExpected: boolean;
 }
+
+/** Slack on an announced final's due time: VAD frames and chunking land it a little late. */
+const FINAL_DUE_SLACK_MS = 400;
 
 /**
  * Sessions keyed by clientId. A clientId's audio belongs to one socket at a
@@ -131,13 +136,16 @@ export class SessionManager {
           this.log.once(`vad:${clientId}`, "VAD failed; the chunk's frames count as silence (logged once per stream)", { clientId, error: String(err) });
         },
         onSpeechStart: (start) => this.hooks.onSpeechStarted?.(session, start),
-        onSpeechProgress: () => this.maybeInterim(session),
+        onSpeechProgress: () => {
+          this.announceFinal(session);
+          this.maybeInterim(session);
+        },
       },
       (tokens) => this.engine.textOf(tokens),
     );
     this.sessions.set(clientId, session);
     const effective = { ...this.config.streams, ...options };
-    this.live.set(session, { options: effective, lastInterimAt: 0, appliedEnd: 0 });
+    this.live.set(session, { options: effective, lastInterimAt: 0, appliedEnd: 0, finalExpected: false });
     this.applyOptions(session, effective);
     return { ok: true, session };
   }
@@ -158,7 +166,10 @@ export class SessionManager {
 
   /** Drops the clientId's open speech untranscribed; interims under way for it become stale. */
   async clear(clientId: string): Promise<void> {
-    await this.sessions.get(clientId)?.clear();
+    const session = this.sessions.get(clientId);
+    if (!session) return;
+    this.withdrawAnnouncement(session);
+    await session.clear();
   }
 
   /** Resolves once every result already chained for the session has been delivered. */
@@ -223,6 +234,7 @@ export class SessionManager {
     if (!session) return false;
     this.sessions.delete(clientId);
     await session.close();
+    this.withdrawAnnouncement(session);
     this.live.delete(session);
     this.turnTakers.delete(session);
     this.log.forget(`vad:${clientId}`);
@@ -267,6 +279,9 @@ export class SessionManager {
     this.utterances++;
     // An interim still waiting for this audio would be answered after its final.
     this.engine.withdrawInterim?.(session.clientId);
+    // Submitting the final ends its announcement in the engine.
+    const state = this.live.get(session);
+    if (state) state.finalExpected = false;
     const options = this.options(session);
     this.hooks.onSpeechStopped && void this.chain(session, async () => this.hooks.onSpeechStopped?.(session, u));
     const result = transcribeGuarded(
@@ -286,6 +301,31 @@ export class SessionManager {
         },
       ),
     );
+  }
+
+  /**
+   * Tells the engine, while the VAD counts a stream's trailing silence, that
+   * its final is due when silence_duration is reached, so no interim takes
+   * the executor it will need. Only where silence ends the utterance: in turn
+   * mode Smart Turn decides, and manual segmentation waits for finalize.
+   */
+  private announceFinal(session: Session): void {
+    const state = this.live.get(session);
+    if (!state || !this.engine.expectFinal) return;
+    const o = state.options;
+    const silence = session.trailingSilenceSeconds;
+    const due = silence > 0 && o.segmentation !== "manual" && this.turnOf(o).detection !== "model";
+    if (due) {
+      const remaining = Math.max(0, (o.silence_duration ?? this.config.silence_duration) - silence);
+      this.engine.expectFinal(session.clientId, remaining * 1000 + FINAL_DUE_SLACK_MS);
+    } else if (state.finalExpected) this.engine.expectFinal(session.clientId, 0);
+    state.finalExpected = due;
+  }
+
+  private withdrawAnnouncement(session: Session): void {
+    const state = this.live.get(session);
+    if (state?.finalExpected) this.engine.expectFinal?.(session.clientId, 0);
+    if (state) state.finalExpected = false;
   }
 
   /**

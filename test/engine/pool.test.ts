@@ -55,6 +55,18 @@ describe("BatchPool", () => {
     await long;
     expect(both).toEqual([0]);
     await two.close();
+
+    // idleDelayMs: a batch starting within the delay means the engine was never idle.
+    const delayed: number[] = [];
+    const late = new BatchPool([recorder(5).exec], { batchSize: 1, batchWaitMs: 0, maxQueuePerStream: 8, idleDelayMs: 80, onIdle: (slot) => delayed.push(slot) });
+    await late.submit({ id: "d0" }, "d");
+    await Bun.sleep(30);
+    await late.submit({ id: "d1" }, "d");
+    await Bun.sleep(30);
+    expect(delayed).toEqual([]);
+    await Bun.sleep(100);
+    expect(delayed).toEqual([0]);
+    await late.close();
   });
 
   test("batches are formed round-robin across streams and respect batchSize", async () => {
@@ -215,5 +227,50 @@ describe("BatchPool", () => {
     expect(await Promise.all([busy, theirs])).toEqual(["done f0", "done i-b"]);
     expect(batches).toEqual([["f0"], ["i-b"]]);
     await pool.close();
+  });
+
+  test("an announced final keeps an executor free: interims wait, the final starts at once, and interims resume after it or when the announcement lapses", async () => {
+    const a = recorder(40);
+    const b = recorder(40);
+    const c = recorder(40);
+    const pool = new BatchPool([a.exec, b.exec, c.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const ran = () => [...a.batches, ...b.batches, ...c.batches];
+    // Three executors, one final announced: one for it, one spare, so an interim
+    // may still take the third.
+    pool.expectFinal("s1", 1000);
+    const i2 = pool.submit({ id: "i2" }, "s2", "interim");
+    await Bun.sleep(5);
+    expect(ran()).toEqual([["i2"]]);
+    // A second announcement: the two idle executors are both spoken for.
+    pool.expectFinal("s4", 1000);
+    const i3 = pool.submit({ id: "i3" }, "s3", "interim");
+    await Bun.sleep(60);
+    expect(ran()).toEqual([["i2"]]);
+    expect(pool.getStats()).toMatchObject({ expectedFinals: 2, interims: { waiting: 1 } });
+    // The announced final arrives and starts at once; its announcement ends with it.
+    const f1 = pool.submit({ id: "f1" }, "s1");
+    await Bun.sleep(5);
+    expect(ran()).toEqual([["i2"], ["f1"]]);
+    expect(pool.getStats().expectedFinals).toBe(1);
+    // Withdrawing the other announcement frees an executor for the waiting interim.
+    pool.expectFinal("s4", 0);
+    expect(await Promise.all([i2, i3, f1])).toEqual(["done i2", "done i3", "done f1"]);
+    expect(ran()).toEqual([["i2"], ["f1"], ["i3"]]);
+    // An announcement nobody follows up lapses on its own.
+    pool.expectFinal("s5", 50);
+    pool.expectFinal("s6", 50);
+    const i7 = pool.submit({ id: "i7" }, "s7", "interim");
+    await Bun.sleep(20);
+    expect(ran().length).toBe(3);
+    expect(await i7).toBe("done i7");
+    expect(pool.getStats().expectedFinals).toBe(0);
+    await pool.close();
+
+    // One executor: announcements hold nothing (there, a final waits out one short batched call).
+    const one = recorder(5);
+    const single = new BatchPool([one.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    single.expectFinal("s1", 1000);
+    expect(await single.submit({ id: "i" }, "s2", "interim")).toBe("done i");
+    await single.close();
   });
 });

@@ -35,15 +35,19 @@ afterAll(async () => {
 
 });
 
-function scriptedEngine(failFirst = false): SpeechEngine & { calls: EngineRequest[] } {
+function scriptedEngine(failFirst = false): SpeechEngine & { calls: EngineRequest[]; events: (["final" | "announce" | "withdraw", string, number])[] } {
   const calls: EngineRequest[] = [];
+  const events: (["final" | "announce" | "withdraw", string, number])[] = [];
   return {
     calls,
+    events,
+    expectFinal: (key, ms) => void events.push([ms > 0 ? "announce" : "withdraw", key, ms]),
     info: { modelPath: "scripted", device: "cpu", computeType: "float32", multilingual: false, nMels: 80, workers: 1 },
     textOf: () => "",
     close: async () => {},
     async transcribe(r: EngineRequest): Promise<EngineResult> {
       const n = calls.push(r);
+      events.push(["final", r.streamKey ?? "", 0]);
       await Bun.sleep(n === 1 ? 400 : 5); // the first result comes back last
       if (failFirst && n === 1) throw Object.assign(new Error("scripted failure"), { code: "engine_error" });
       return { text: `utterance ${n}`, tokens: [n], avgLogprob: -0.1, noSpeechProb: 0.01, language: "en", languageProbability: 1, engineMs: 5, batchSize: 1 };
@@ -202,6 +206,49 @@ describe("stream core", () => {
     expect(await opened.stream.finalize()).toBe(false);
     await opened.stream.close();
     expect(engine.calls.length).toBe(1);
+    stop();
+  });
+
+  test("while the VAD counts a stream's trailing silence the engine is told its final is coming; the announcement ends with the final, or is withdrawn when speech resumes", async () => {
+    const { core, engine, stop } = build();
+    const opened = await core.open({ ...request("announce", "c1"), listener: recorder().listener });
+    if (!opened.ok) throw new Error("not opened");
+    // Paced, so that the VAD scores chunk by chunk as it does live (a backlog
+    // scored at once can close an utterance within one step, unannounced).
+    for (let i = 0; i < jfk.length; i += 1600) {
+      opened.stream.push(jfk.slice(i, i + 1600));
+      await Bun.sleep(10);
+    }
+    await opened.stream.close();
+    const ev = engine.events;
+    expect(ev.filter((e) => e[0] === "final")).toHaveLength(3);
+    // Each final was announced since the one before it, never further ahead
+    // than silence_duration (0.8 s) plus the slack.
+    let announced = false;
+    let open = false;
+    for (const [kind, key, ms] of ev) {
+      expect(key).toBe("announce");
+      if (kind === "announce") {
+        expect(ms).toBeGreaterThan(0);
+        expect(ms).toBeLessThanOrEqual(800 + 400);
+        announced = open = true;
+      } else if (kind === "withdraw") {
+        expect(open).toBe(true); // only an announcement that stands is withdrawn
+        open = false;
+      } else {
+        expect(announced).toBe(true);
+        announced = open = false;
+      }
+    }
+    expect(open).toBe(false); // nothing left standing once the stream closed
+
+    // Manual segmentation: silence ends nothing, so nothing is announced.
+    const manual = await core.open({ ...request("announce-manual", "c2", { options: { segmentation: "manual" } }), listener: recorder().listener });
+    if (!manual.ok) throw new Error("not opened");
+    for (let i = 0; i < jfk.length; i += 1600) manual.stream.push(jfk.slice(i, i + 1600));
+    await manual.stream.finalize();
+    await manual.stream.close();
+    expect(ev.filter((e) => e[1] === "announce-manual").map((e) => e[0])).toEqual(["final"]);
     stop();
   });
 });
