@@ -1,3 +1,4 @@
+import { Counter } from "prom-client";
 import type { Server as SocketServer } from "socket.io";
 import { registerCapacityMetrics } from "../capacity/metrics.ts";
 import type { EngineStats } from "../engine/types.ts";
@@ -22,6 +23,8 @@ export interface ServerStats {
   engineBusyMs: number | null;
   /** Executors (workers) that busy time is spread over. */
   engineWorkers: number | null;
+  /** Finals that found every executor busy while an interim held one. */
+  finalsBehindInterims: number | null;
 }
 
 /** The Prometheus registry behind GET /metrics; every figure is read from `parts` at scrape time. */
@@ -45,6 +48,16 @@ export function createMetrics(io: SocketServer, counters: TransportCounters, par
     },
     { cluster },
   );
+  new Counter({
+    name: "stt_engine_finals_behind_interims_total",
+    help: "Finals that found every engine worker busy while one ran an interim: what interims cost finals in queueing.",
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const n = poolStatsOf(parts.engine)?.interims.finalsBehind ?? 0;
+      if (n > 0) this.inc(n);
+    },
+  });
   registerCapacityMetrics(metrics.registry, () => parts.capacity);
   registerLiveMetrics(metrics.registry, () => parts.sessions);
   return metrics;
@@ -64,5 +77,6 @@ export function statsOf(parts: Parts, counters: TransportCounters): ServerStats 
     guards: sessions ? { dropped: Object.fromEntries(sessions.guardCounters.dropped), retries: sessions.guardCounters.retries } : null,
     engineBusyMs: poolStatsOf(engine)?.busyMs ?? null,
     engineWorkers: poolStatsOf(engine)?.executors ?? null,
+    finalsBehindInterims: poolStatsOf(engine)?.interims.finalsBehind ?? null,
   };
 }

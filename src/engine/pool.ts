@@ -40,8 +40,12 @@ export interface PoolStats {
   rejected: number;
   /** Milliseconds executors were busy, finals and interims together. */
   busyMs: number;
-  /** Interim requests: dispatched, replaced by a newer one before dispatch, waiting now. */
-  interims: { dispatched: number; superseded: number; waiting: number };
+  /**
+   * Interim requests: dispatched, replaced by a newer one before dispatch,
+   * waiting now; and finals that found every executor busy while an interim
+   * held one (what interims cost finals in queueing).
+   */
+  interims: { dispatched: number; superseded: number; waiting: number; finalsBehind: number };
   /** Finals announced with expectFinal() and not yet submitted or expired. */
   expectedFinals: number;
   /** batch size -> number of batches of that size. */
@@ -150,6 +154,8 @@ export class BatchPool<Req, Res> {
   private interimTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly idle: number[] = [];
   private readonly busy = new Set<number>();
+  /** Executors running an interim batch now. */
+  private readonly runningInterims = new Set<number>();
   private queued = 0;
   private inFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -165,6 +171,7 @@ export class BatchPool<Req, Res> {
     rejected: 0,
     interimsDispatched: 0,
     interimsSuperseded: 0,
+    finalsBehindInterims: 0,
     busyMs: 0,
     hist: {} as Record<number, number>,
     wait: new Window(2048),
@@ -199,6 +206,7 @@ export class BatchPool<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       const job: Job<Req, Res> = { req, key, interim: false, enqueuedAt: performance.now(), resolve, reject };
       if (stream.waiting.length === 0) this.order.push(key);
+      if (this.idle.length === 0 && this.runningInterims.size > 0) this.stats.finalsBehindInterims++;
       stream.waiting.push(job);
       stream.unsettled.push(job);
       this.queued++;
@@ -285,7 +293,7 @@ export class BatchPool<Req, Res> {
       failed: this.stats.failed,
       rejected: this.stats.rejected,
       busyMs: this.stats.busyMs,
-      interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size },
+      interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size, finalsBehind: this.stats.finalsBehindInterims },
       expectedFinals: this.dueFinals(),
       batchSizeHistogram: { ...this.stats.hist },
       queueWaitMs: this.stats.wait.summary(),
@@ -412,6 +420,7 @@ export class BatchPool<Req, Res> {
     this.busy.add(slot);
     this.inFlight += batch.length;
     const finals = batch[0]?.interim !== true;
+    if (!finals) this.runningInterims.add(slot);
     if (finals) {
       // Batching and wait figures describe finals; interims are best-effort extras.
       this.stats.batches++;
@@ -443,6 +452,7 @@ export class BatchPool<Req, Res> {
         }
         this.inFlight -= batch.length;
         this.busy.delete(slot);
+        this.runningInterims.delete(slot);
         this.idle.push(slot);
         if (!finals) {
           for (const j of batch) {

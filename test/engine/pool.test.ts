@@ -152,7 +152,8 @@ describe("BatchPool", () => {
     // The waiting final went first; the interims went together after it.
     expect(batches).toEqual([["f0"], ["f1"], ["i2", "j1"]]);
     const s = pool.getStats();
-    expect(s.interims).toEqual({ dispatched: 2, superseded: 1, waiting: 0 });
+    // f1 waited behind a final, not behind an interim.
+    expect(s.interims).toEqual({ dispatched: 2, superseded: 1, waiting: 0, finalsBehind: 0 });
     // Batching figures describe finals only.
     expect(s).toMatchObject({ batches: 2, dispatched: 2 });
     expect(pool.shedInterims()).toBe(0);
@@ -256,6 +257,7 @@ describe("BatchPool", () => {
     pool.expectFinal("s4", 0);
     expect(await Promise.all([i2, i3, f1])).toEqual(["done i2", "done i3", "done f1"]);
     expect(ran()).toEqual([["i2"], ["f1"], ["i3"]]);
+    expect(pool.getStats().interims.finalsBehind).toBe(0);
     // An announcement nobody follows up lapses on its own.
     pool.expectFinal("s5", 50);
     pool.expectFinal("s6", 50);
@@ -270,7 +272,12 @@ describe("BatchPool", () => {
     const one = recorder(5);
     const single = new BatchPool([one.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
     single.expectFinal("s1", 1000);
-    expect(await single.submit({ id: "i" }, "s2", "interim")).toBe("done i");
+    const lone = single.submit({ id: "i" }, "s2", "interim");
+    await Bun.sleep(1);
+    // ...and the final that then arrives waits behind it, which the stats count.
+    const late = single.submit({ id: "f" }, "s1");
+    expect(await Promise.all([lone, late])).toEqual(["done i", "done f"]);
+    expect(single.getStats().interims.finalsBehind).toBe(1);
     await single.close();
   });
 });

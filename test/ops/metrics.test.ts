@@ -75,6 +75,7 @@ describe("health and metrics", () => {
     expect(metric(text, "stt_engine_batch_size_count")).toBe(timed);
     expect(metric(text, "stt_engine_batches_total")).toBeGreaterThanOrEqual(1);
     expect(metric(text, "stt_engine_queue_depth")).toBe(0);
+    expect(metric(text, "stt_engine_finals_behind_interims_total")).toBe(0); // no interims asked for
     expect(text).toContain("# TYPE stt_engine_latency_seconds histogram");
 
     // Cleanup ends the session: confirmed by the server, and the gauge follows.
