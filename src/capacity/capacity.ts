@@ -4,6 +4,16 @@
  * and from that decides whether one more stream can be served within
  * `capacity.max_latency`. Streams already admitted are never turned away;
  * a new stream that does not fit is refused at its first audio.
+ *
+ * The cost the model extrapolates from is measured at the load the node has
+ * seen; with more streams the rest of the node (VAD, sockets, longer decodes)
+ * takes its share, which the engine's call times show only later. So, like a
+ * load balancer's slow start, a node admits offered load (finals/s) up to
+ * SLOW_START_GROWTH times the most it has lately served within the promise
+ * (at least SLOW_START_FLOOR typical talkers): a burst of streams on a fresh
+ * node is taken in steps, each proven by its finals, instead of all at once
+ * on the warm-up's cost. Load, not stream count: a silent microphone costs
+ * nothing.
  */
 import type { EngineRequest, EngineResult, SpeechEngine } from "../engine/types.ts";
 import {
@@ -45,6 +55,8 @@ export interface CapacitySnapshot {
   admittedStreams: number;
   /** Streams of the typical measured talker this node can hold within max_latency. */
   capacityStreams: number;
+  /** Typical talkers the slow start lets in before the node has served more load within the promise. */
+  rampStreams: number;
   /** Offered finals/s over the engine's most finals/s. */
   loadRatio: number;
   /** Speech seconds per wall second across admitted streams (from the VAD's cuts). */
@@ -84,6 +96,12 @@ const MAX_CORRECTION = 2;
 /** Weight of one window's measured/predicted ratio in the correction; one update per second at most. */
 const CORRECTION_GAIN = 0.3;
 const CORRECTION_EVERY_MS = 1000;
+/** Typical talkers a node admits before any of its finals has come back within the promise. */
+export const SLOW_START_FLOOR = 4;
+/** Beyond that, this times the most offered load served within the promise lately. */
+export const SLOW_START_GROWTH = 1.5;
+/** How long a load served within the promise counts as proven. */
+const PROVEN_WINDOW_MS = 10 * 60_000;
 
 /** The stream a guard retry (a second decode of an utterance) is load of. */
 const RETRY_OF: unique symbol = Symbol("capacity.retryOf");
@@ -105,6 +123,8 @@ export class Capacity {
   private readonly costs: CostSample[] = [];
   private readonly recentCallMs: number[] = [];
   private readonly latencies: [number, number, number][] = []; // [time ms, seconds, predicted p95 at hand-off]
+  /** [time ms, offered finals/s] when a final came back within the promise; rates strictly decreasing. */
+  private readonly proven: [number, number][] = [];
   private correction = 1;
   private correctedAt = -Infinity;
   private readonly lifetimes: number[] = []; // ms, recent ended streams
@@ -246,6 +266,8 @@ export class Capacity {
     const limit = cost ? admissibleRate(cost, shape, maxLatency / correction, maxUtilization) : Infinity;
     const predict = (lambda: number) => (cost ? correction * predictP95(cost, shape, lambda) : Infinity);
     const n = this.streams.size;
+    const provenRate = this.provenRate(now);
+    const ramp = Math.max(SLOW_START_FLOOR * prior, provenRate * SLOW_START_GROWTH);
     let reason: string | null = null;
     // An idle node always takes one stream: refusing it would serve nobody,
     // however slow the engine is against max_latency.
@@ -253,6 +275,8 @@ export class Capacity {
       if (maxStreams > 0 && n >= maxStreams) reason = `capacity.max_streams (${maxStreams}) streams admitted`;
       else if (observed !== null && observed > maxLatency)
         reason = `measured final latency p95 ${observed.toFixed(2)} s is above capacity.max_latency ${maxLatency} s`;
+      else if (offered + prior > ramp + 1e-9)
+        reason = `slow start: ${n} streams admitted; more once this node has served more than ${fmt(provenRate)} finals/s within capacity.max_latency (offered now ${fmt(offered)})`;
       else if (offered + prior > limit)
         reason = `one more stream would push the predicted final latency p95 to ${fmt(predict(offered + prior))} s (capacity.max_latency ${maxLatency} s, ${n} streams admitted)`;
     }
@@ -263,6 +287,7 @@ export class Capacity {
       reason,
       admittedStreams: n,
       capacityStreams,
+      rampStreams: Math.floor(ramp / prior + 1e-9),
       loadRatio: cost ? offered / maxThroughput(cost, shape) : 0,
       speechLoad: speech,
       predictedLatency: cost ? predict(offered) : 0,
@@ -289,7 +314,17 @@ export class Capacity {
       this.costs.push({ batch: Math.max(1, r.batchSize), seconds: r.engineMs / 1000 });
       if (this.costs.length > COST_SAMPLES) this.costs.shift();
     }
-    if (latencySeconds !== null) this.latencies.push([this.now(), latencySeconds, predicted]);
+    if (latencySeconds !== null) {
+      const now = this.now();
+      this.latencies.push([now, latencySeconds, predicted]);
+      // Proof for the slow start: this many streams were open and a final still came back in time.
+      if (latencySeconds <= this.opts.maxLatency && (this.observedP95(now) ?? 0) <= this.opts.maxLatency) {
+        // A sliding-window maximum: an older entry no larger than this one can never be the answer again.
+        const rate = this.snapshot(false).offeredRate;
+        while (this.proven.length > 0 && this.proven[this.proven.length - 1]![1] <= rate) this.proven.pop();
+        this.proven.push([now, rate]);
+      }
+    }
     this.cached = null;
   }
 
@@ -307,6 +342,12 @@ export class Capacity {
     // A node with nothing admitted and nothing in the engine has no backlog:
     // how slow it was under the load that left says nothing about the next stream.
     if (this.streams.size === 0 && this.inFlight === 0) this.latencies.length = 0;
+  }
+
+  /** Most offered finals/s when a final came back within the promise, last PROVEN_WINDOW_MS. */
+  private provenRate(now: number): number {
+    while (this.proven.length > 0 && now - this.proven[0]![0] > PROVEN_WINDOW_MS) this.proven.shift();
+    return this.proven[0]?.[1] ?? 0;
   }
 
   /** The typical talker: mean rate of streams old enough to have their own, else the default. */

@@ -20,6 +20,7 @@ export function readyResponse(r: Readiness): Response {
       reason: r.reason,
       admitted_streams: s.admittedStreams,
       capacity_streams: s.capacityStreams >= Number.MAX_SAFE_INTEGER ? null : s.capacityStreams,
+      ramp_streams: s.rampStreams,
       load_ratio: num(s.loadRatio),
       predicted_latency_s: num(s.predictedLatency),
       observed_latency_s: num(s.observedLatency),

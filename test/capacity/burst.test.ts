@@ -123,6 +123,37 @@ describe("admission through bursts", () => {
   });
 });
 
+describe("slow start", () => {
+  test("a fresh node takes a burst in steps: 4 typical talkers, then half again as much load as it has served within the promise", async () => {
+    // 0.1 s a call: the model alone would admit 34 talkers (0.85 × 10 finals/s).
+    const { cap, engine, wrapped, advance, warmUp, burst } = setup(100);
+    await warmUp(8);
+    expect(cap.snapshot(true).capacityStreams).toBeGreaterThan(30);
+    const first = burst("a");
+    expect(first.length).toBe(4);
+    expect(cap.ready().reason).toContain("slow start");
+    expect(cap.snapshot(true).rampStreams).toBe(4);
+    // Each admitted talker's first final comes back within the promise at 1 final/s offered...
+    const serve = async (ids: string[]) => {
+      const finals = ids.map((id) => wrapped.transcribe({ audio, streamKey: id }));
+      await engine.serve(advance, 100);
+      await Promise.all(finals);
+    };
+    await serve(first);
+    // ...so 1.5 finals/s may be offered: 6 typical talkers.
+    advance(300); // past the snapshot cache
+    const second = burst("b");
+    expect(second.length).toBe(2);
+    await serve([...first, ...second]);
+    advance(300);
+    // The next step follows the load those six were seen to carry, and is
+    // still the slow start's, not the model's (34).
+    expect(burst("c").length).toBeGreaterThan(0);
+    expect(cap.ready().reason).toContain("slow start");
+    expect(cap.snapshot(true).admittedStreams).toBeLessThan(20);
+  });
+});
+
 describe("silent streams", () => {
   test("an open microphone nobody talks into stops holding capacity once it has a minute of its own", async () => {
     const { cap, warmUp, burst, advance } = setup(500);
