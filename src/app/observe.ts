@@ -1,4 +1,3 @@
-import { Counter } from "prom-client";
 import type { Server as SocketServer } from "socket.io";
 import { registerCapacityMetrics } from "../capacity/metrics.ts";
 import type { EngineStats } from "../engine/types.ts";
@@ -45,19 +44,10 @@ export function createMetrics(io: SocketServer, counters: TransportCounters, par
         return pool ? { total: pool.executors, busy: pool.busyExecutors } : null;
       },
       engineFailures: () => parts.watch?.failures() ?? new Map(),
+      finalsBehindInterims: () => poolStatsOf(parts.engine)?.interims.finalsBehind ?? 0,
     },
     { cluster },
   );
-  new Counter({
-    name: "stt_engine_finals_behind_interims_total",
-    help: "Finals that found every engine worker busy while one ran an interim: what interims cost finals in queueing.",
-    registers: [metrics.registry],
-    collect() {
-      this.reset();
-      const n = poolStatsOf(parts.engine)?.interims.finalsBehind ?? 0;
-      if (n > 0) this.inc(n);
-    },
-  });
   registerCapacityMetrics(metrics.registry, () => parts.capacity);
   registerLiveMetrics(metrics.registry, () => parts.sessions);
   return metrics;

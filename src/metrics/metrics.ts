@@ -23,6 +23,8 @@ export interface MetricsSource {
   workers?(): { total: number; busy: number } | null;
   /** Engine requests that were rejected, by reason (from the engine watch). */
   engineFailures?(): ReadonlyMap<string, number>;
+  /** Finals that found every engine worker busy while one ran an interim. */
+  finalsBehindInterims?(): number;
 }
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20];
@@ -69,6 +71,12 @@ export class ServerMetrics {
     pulledCounter("stt_audio_seconds_total", "Seconds of audio accepted from clients.", registers, () => source.audioSeconds());
     pulledCounter("stt_utterances_total", "Utterances cut by the VAD and handed to the engine.", registers, () => source.utterances());
     pulledCounter("stt_transcripts_total", "Transcripts delivered (one per utterance with text).", registers, () => source.delivered());
+    pulledCounter(
+      "stt_engine_finals_behind_interims_total",
+      "Finals that found every engine worker busy while one ran an interim: what interims cost finals in queueing.",
+      registers,
+      () => source.finalsBehindInterims?.() ?? 0,
+    );
     pulledCounter(
       "stt_refused_payloads_total",
       "Events dropped or refused by a limit (rate, size, chunk length, buffer).",
