@@ -245,7 +245,10 @@ describe("BatchPool", () => {
     // A second announcement: the two idle executors are both spoken for.
     pool.expectFinal("s4", 1000);
     const i3 = pool.submit({ id: "i3" }, "s3", "interim");
-    await Bun.sleep(60);
+    // Held from the moment it was submitted, and still held after the pool's
+    // 100 ms re-check has run (the interims' poll is the only way it could start).
+    expect(pool.getStats().interims.waiting).toBe(1);
+    await Bun.sleep(150);
     expect(ran()).toEqual([["i2"]]);
     expect(pool.getStats()).toMatchObject({ expectedFinals: 2, interims: { waiting: 1 } });
     // The announced final arrives and starts at once; its announcement ends with it.
