@@ -26,6 +26,7 @@ import {
   type EngineCost,
   type ServiceShape,
 } from "./model.ts";
+import { Latencies } from "./latencies.ts";
 
 export interface CapacityOptions {
   admission: boolean;
@@ -63,7 +64,7 @@ export interface CapacitySnapshot {
   speechLoad: number;
   /** Predicted p95 seconds at the current load (model × correction). */
   predictedLatency: number;
-  /** Learned factor on the model's p95: measured over predicted, 1–MAX_CORRECTION. */
+  /** Learned factor on the model's p95: measured over predicted, 1 to latencies.ts MAX_CORRECTION. */
   correction: number;
   /** Measured p95 seconds (hand-off → result) over the last window; null with too few. */
   observedLatency: number | null;
@@ -86,22 +87,12 @@ const RATE_WINDOW_MS = 60_000;
 const TAU_S = 10;
 /** A talker speaking with short pauses cuts an utterance every 4 s or so. */
 const DEFAULT_PRIOR_RATE = 0.25;
-/** Short, so a node whose load has gone admits again soon after. */
-const LATENCY_WINDOW_MS = 10_000;
-const MIN_LATENCY_SAMPLES = 8;
 const COST_SAMPLES = 64;
 const SNAPSHOT_TTL_MS = 200;
-/** The learned correction never more than doubles the model's p95 (a burst of noise must not close the node). */
-const MAX_CORRECTION = 2;
-/** Weight of one window's measured/predicted ratio in the correction; one update per second at most. */
-const CORRECTION_GAIN = 0.3;
-const CORRECTION_EVERY_MS = 1000;
 /** Typical talkers a node admits before any of its finals has come back within the promise. */
 export const SLOW_START_FLOOR = 4;
 /** Beyond that, this times the most offered load served within the promise lately. */
 export const SLOW_START_GROWTH = 1.5;
-/** How long a load served within the promise counts as proven. */
-const PROVEN_WINDOW_MS = 10 * 60_000;
 
 /** The stream a guard retry (a second decode of an utterance) is load of. */
 const RETRY_OF: unique symbol = Symbol("capacity.retryOf");
@@ -122,11 +113,7 @@ export class Capacity {
   private readonly refused = new Map<string, number>(); // socketId\0clientId → refused until (ms)
   private readonly costs: CostSample[] = [];
   private readonly recentCallMs: number[] = [];
-  private readonly latencies: [number, number, number][] = []; // [time ms, seconds, predicted p95 at hand-off]
-  /** [time ms, offered finals/s] when a final came back within the promise; rates strictly decreasing. */
-  private readonly proven: [number, number][] = [];
-  private correction = 1;
-  private correctedAt = -Infinity;
+  private readonly latencies: Latencies;
   private readonly lifetimes: number[] = []; // ms, recent ended streams
   private cached: { at: number; snap: CapacitySnapshot } | null = null;
   /** Finals handed to the engine and not yet answered. */
@@ -139,6 +126,7 @@ export class Capacity {
 
   constructor(private readonly opts: CapacityOptions) {
     this.now = opts.now ?? (() => performance.now());
+    this.latencies = new Latencies(opts.maxLatency);
   }
 
   /** Wraps the engine the sessions use, so every final is counted and timed. */
@@ -261,12 +249,12 @@ export class Capacity {
       for (const [, sec] of s.finals) speech += sec / Math.max(Math.min(age, RATE_WINDOW_MS / 1000), TAU_S);
     }
     const { shape, maxLatency, maxUtilization, maxStreams } = this.opts;
-    const observed = this.observedP95(now);
-    const correction = this.learnCorrection(now, observed);
+    const observed = this.latencies.p95(now);
+    const correction = this.latencies.learnCorrection(now, observed);
     const limit = cost ? admissibleRate(cost, shape, maxLatency / correction, maxUtilization) : Infinity;
     const predict = (lambda: number) => (cost ? correction * predictP95(cost, shape, lambda) : Infinity);
     const n = this.streams.size;
-    const provenRate = this.provenRate(now);
+    const provenRate = this.latencies.provenRate(now);
     const ramp = Math.max(SLOW_START_FLOOR * prior, provenRate * SLOW_START_GROWTH);
     let reason: string | null = null;
     // An idle node always takes one stream: refusing it would serve nobody,
@@ -314,17 +302,8 @@ export class Capacity {
       this.costs.push({ batch: Math.max(1, r.batchSize), seconds: r.engineMs / 1000 });
       if (this.costs.length > COST_SAMPLES) this.costs.shift();
     }
-    if (latencySeconds !== null) {
-      const now = this.now();
-      this.latencies.push([now, latencySeconds, predicted]);
-      // Proof for the slow start: this many streams were open and a final still came back in time.
-      if (latencySeconds <= this.opts.maxLatency && (this.observedP95(now) ?? 0) <= this.opts.maxLatency) {
-        // A sliding-window maximum: an older entry no larger than this one can never be the answer again.
-        const rate = this.snapshot(false).offeredRate;
-        while (this.proven.length > 0 && this.proven[this.proven.length - 1]![1] <= rate) this.proven.pop();
-        this.proven.push([now, rate]);
-      }
-    }
+    // Proof for the slow start: this much load was offered and a final still came back in time.
+    if (latencySeconds !== null) this.latencies.add(this.now(), latencySeconds, predicted, () => this.snapshot(false).offeredRate);
     this.cached = null;
   }
 
@@ -338,16 +317,8 @@ export class Capacity {
       }
       while (s.finals.length > 0 && now - s.finals[0]![0] > RATE_WINDOW_MS) s.finals.shift();
     }
-    while (this.latencies.length > 0 && now - this.latencies[0]![0] > LATENCY_WINDOW_MS) this.latencies.shift();
-    // A node with nothing admitted and nothing in the engine has no backlog:
-    // how slow it was under the load that left says nothing about the next stream.
-    if (this.streams.size === 0 && this.inFlight === 0) this.latencies.length = 0;
-  }
-
-  /** Most offered finals/s when a final came back within the promise, last PROVEN_WINDOW_MS. */
-  private provenRate(now: number): number {
-    while (this.proven.length > 0 && now - this.proven[0]![0] > PROVEN_WINDOW_MS) this.proven.shift();
-    return this.proven[0]?.[1] ?? 0;
+    // A node with nothing admitted and nothing in the engine has no backlog.
+    this.latencies.prune(now, this.streams.size === 0 && this.inFlight === 0);
   }
 
   /** The typical talker: mean rate of streams old enough to have their own, else the default. */
@@ -363,29 +334,6 @@ export class Capacity {
       }
     }
     return n > 0 ? Math.max(0.05, sum / n) : DEFAULT_PRIOR_RATE;
-  }
-
-  private observedP95(now: number): number | null {
-    const xs = this.latencies.filter(([t]) => now - t <= LATENCY_WINDOW_MS).map(([, v]) => v);
-    return xs.length < MIN_LATENCY_SAMPLES ? null : p95(xs);
-  }
-
-  /**
-   * The model's error on this machine, learned from what it measures: the
-   * p95 measured over the last window against the p95 the model predicted
-   * when those utterances were handed over. Only ever raises the prediction
-   * (up to MAX_CORRECTION), and falls back toward 1 as windows come in on
-   * target. Contention the engine's own call times do not show (the VAD and
-   * the event loop on the same cores, bursts) lands here.
-   */
-  private learnCorrection(now: number, observed: number | null): number {
-    if (observed === null || now - this.correctedAt < CORRECTION_EVERY_MS) return this.correction;
-    const predicted = p95(this.latencies.filter(([t, , p]) => now - t <= LATENCY_WINDOW_MS && Number.isFinite(p) && p > 0).map(([, , p]) => p));
-    if (!(predicted > 0)) return this.correction;
-    const ratio = Math.min(MAX_CORRECTION, Math.max(1, observed / predicted));
-    this.correction = (1 - CORRECTION_GAIN) * this.correction + CORRECTION_GAIN * ratio;
-    this.correctedAt = now;
-    return this.correction;
   }
 
   /** About when one admitted stream will have ended: mean stream lifetime over the streams open now. */
@@ -417,12 +365,6 @@ export class Capacity {
 
 /** Refused streams remembered at most (per node). */
 const MAX_REFUSALS = 4096;
-
-function p95(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!;
-}
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(2) : "unbounded (queue grows)";

@@ -10,16 +10,15 @@
  *   settle in submission order even when batches finish out of order.
  * - A stream with `maxQueuePerStream` requests already waiting gets the next one
  *   rejected at once with an Error whose `code` is "queue_full".
- * - Interim requests (best-effort live hypotheses) wait in a lane of their own:
- *   at most one per stream (a newer one supersedes it, rejecting the older with
- *   code "superseded"), dispatched only when no final request waits and while
- *   interims have taken less than `interimShare` of the executors' time
- *   lately, settled as soon as they finish (no ordering with finals).
- * - A stream whose utterance is ending (the VAD heard its trailing silence)
- *   announces its final with expectFinal(); with more than one executor an
- *   interim starts only while, after it, an executor stays idle for every
- *   announced final and one more, so finals do not queue behind interims.
+ * - Interim requests (best-effort live hypotheses) wait in a lane of their own
+ *   (interim-lane.ts: one per stream, started only where no final can need the
+ *   executor, settled as soon as they finish, no ordering with finals).
  */
+import { InterimLane } from "./interim-lane.ts";
+import { PoolClosedError, type Executor, type Job, type Outcome } from "./job.ts";
+import { Recent } from "./recent.ts";
+
+export { PoolClosedError, SupersededError, type Executor } from "./job.ts";
 
 export interface PoolStats {
   /** Requests waiting for an executor. */
@@ -75,27 +74,6 @@ export interface PoolOptions {
   idleDelayMs?: number;
 }
 
-/** Window over which the interims' share of executor time is measured (ms). */
-const SHARE_WINDOW_MS = 4000;
-
-/** Runs one batch; resolves with one outcome per request, in order. */
-export type Executor<Req, Res> = (batch: Req[]) => Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
-
-interface Job<Req, Res> {
-  req: Req;
-  key: string;
-  interim: boolean;
-  enqueuedAt: number;
-  resolve: (v: Res) => void;
-  reject: (e: Error) => void;
-  outcome?: { ok: true; value: Res } | { ok: false; error: Error };
-}
-
-interface Stream<Req, Res> {
-  waiting: Job<Req, Res>[];
-  unsettled: Job<Req, Res>[];
-}
-
 export class QueueFullError extends Error {
   readonly code = "queue_full";
   constructor(key: string, limit: number) {
@@ -104,58 +82,18 @@ export class QueueFullError extends Error {
   }
 }
 
-export class SupersededError extends Error {
-  readonly code = "superseded";
-  constructor() {
-    super("a newer interim request for this stream replaced this one");
-    this.name = "SupersededError";
-  }
-}
-
-export class PoolClosedError extends Error {
-  readonly code = "engine_closed";
-  constructor() {
-    super("engine is closed");
-    this.name = "PoolClosedError";
-  }
-}
-
-class Window {
-  private readonly values: number[] = [];
-  private next = 0;
-  constructor(private readonly size: number) {}
-  add(v: number): void {
-    if (this.values.length < this.size) this.values.push(v);
-    else this.values[this.next] = v;
-    this.next = (this.next + 1) % this.size;
-  }
-  list(): number[] {
-    return this.values.length < this.size ? [...this.values] : [...this.values.slice(this.next), ...this.values.slice(0, this.next)];
-  }
-  summary(): { count: number; mean: number; p50: number; p99: number; max: number } {
-    const n = this.values.length;
-    if (n === 0) return { count: 0, mean: 0, p50: 0, p99: 0, max: 0 };
-    const s = [...this.values].sort((a, b) => a - b);
-    const q = (p: number) => s[Math.min(n - 1, Math.floor(p * (n - 1) + 0.5))]!;
-    return { count: n, mean: s.reduce((a, b) => a + b, 0) / n, p50: q(0.5), p99: q(0.99), max: s[n - 1]! };
-  }
+interface Stream<Req, Res> {
+  waiting: Job<Req, Res>[];
+  unsettled: Job<Req, Res>[];
 }
 
 export class BatchPool<Req, Res> {
   private readonly streams = new Map<string, Stream<Req, Res>>();
   /** Streams with waiting requests, in round-robin order. */
   private readonly order: string[] = [];
-  /** Waiting interim request per stream, oldest first (Map keeps insertion order). */
-  private readonly interims = new Map<string, Job<Req, Res>>();
-  /** Announced finals: stream key -> when the announcement lapses (performance.now() ms). */
-  private readonly expected = new Map<string, number>();
-  /** Executor time spent on interims, decayed over SHARE_WINDOW_MS. */
-  private interimBusy = { ms: 0, at: performance.now() };
-  private interimTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly interims: InterimLane<Req, Res>;
   private readonly idle: number[] = [];
   private readonly busy = new Set<number>();
-  /** Executors running an interim batch now. */
-  private readonly runningInterims = new Set<number>();
   private queued = 0;
   private inFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -169,13 +107,11 @@ export class BatchPool<Req, Res> {
     completed: 0,
     failed: 0,
     rejected: 0,
-    interimsDispatched: 0,
-    interimsSuperseded: 0,
     finalsBehindInterims: 0,
     busyMs: 0,
     hist: {} as Record<number, number>,
-    wait: new Window(2048),
-    batchMs: new Window(2048),
+    wait: new Recent(2048),
+    batchMs: new Recent(2048),
   };
 
   constructor(
@@ -186,18 +122,23 @@ export class BatchPool<Req, Res> {
     if (opts.batchSize < 1) throw new Error("batchSize must be >= 1");
     if (opts.maxQueuePerStream < 1) throw new Error("maxQueuePerStream must be >= 1");
     executors.forEach((_, i) => this.idle.push(i));
+    this.interims = new InterimLane(executors.length, opts.interimShare ?? 0.5, () => this.schedule());
   }
 
   submit(req: Req, streamKey?: string, priority: "final" | "interim" = "final"): Promise<Res> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const key = streamKey ?? `\u0000anon:${this.anon++}`;
-    if (priority === "interim") return this.submitInterim(req, key);
+    if (priority === "interim") {
+      const answer = this.interims.offer(req, key);
+      this.schedule();
+      return answer;
+    }
     let s = this.streams.get(key);
     if (!s) {
       s = { waiting: [], unsettled: [] };
       this.streams.set(key, s);
     }
-    this.expected.delete(key);
+    this.interims.finalArrived(key);
     if (s.waiting.length >= this.opts.maxQueuePerStream) {
       this.stats.rejected++;
       return Promise.reject(new QueueFullError(key, this.opts.maxQueuePerStream));
@@ -206,23 +147,10 @@ export class BatchPool<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       const job: Job<Req, Res> = { req, key, interim: false, enqueuedAt: performance.now(), resolve, reject };
       if (stream.waiting.length === 0) this.order.push(key);
-      if (this.idle.length === 0 && this.runningInterims.size > 0) this.stats.finalsBehindInterims++;
+      if (this.idle.length === 0 && this.interims.runningCount > 0) this.stats.finalsBehindInterims++;
       stream.waiting.push(job);
       stream.unsettled.push(job);
       this.queued++;
-      this.schedule();
-    });
-  }
-
-  private submitInterim(req: Req, key: string): Promise<Res> {
-    const older = this.interims.get(key);
-    if (older) {
-      this.interims.delete(key);
-      this.stats.interimsSuperseded++;
-      older.reject(new SupersededError());
-    }
-    return new Promise<Res>((resolve, reject) => {
-      this.interims.set(key, { req, key, interim: true, enqueuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -238,12 +166,7 @@ export class BatchPool<Req, Res> {
    * whether one was waiting. A running one cannot be stopped.
    */
   withdrawInterim(key: string): boolean {
-    const job = this.interims.get(key);
-    if (!job) return false;
-    this.interims.delete(key);
-    this.stats.interimsSuperseded++;
-    job.reject(new SupersededError());
-    return true;
+    return this.interims.withdraw(key);
   }
 
   /**
@@ -256,28 +179,12 @@ export class BatchPool<Req, Res> {
    * longer than an interim call takes, and a running call cannot be cut short.
    */
   expectFinal(key: string, withinMs: number): void {
-    if (withinMs > 0) {
-      this.expected.set(key, performance.now() + withinMs);
-      return;
-    }
-    if (this.expected.delete(key)) this.schedule();
-  }
-
-  /** Announced finals still due; lapsed announcements are dropped. */
-  private dueFinals(): number {
-    if (this.expected.size === 0) return 0;
-    const now = performance.now();
-    for (const [key, until] of this.expected) if (until <= now) this.expected.delete(key);
-    return this.expected.size;
+    if (this.interims.expect(key, withinMs)) this.schedule();
   }
 
   /** Drops every waiting interim request (load shedding); returns how many. */
   shedInterims(): number {
-    const n = this.interims.size;
-    for (const job of this.interims.values()) job.reject(new SupersededError());
-    this.stats.interimsSuperseded += n;
-    this.interims.clear();
-    return n;
+    return this.interims.shed();
   }
 
   getStats(): PoolStats {
@@ -293,8 +200,8 @@ export class BatchPool<Req, Res> {
       failed: this.stats.failed,
       rejected: this.stats.rejected,
       busyMs: this.stats.busyMs,
-      interims: { dispatched: this.stats.interimsDispatched, superseded: this.stats.interimsSuperseded, waiting: this.interims.size, finalsBehind: this.stats.finalsBehindInterims },
-      expectedFinals: this.dueFinals(),
+      interims: { ...this.interims.counts, waiting: this.interims.waitingCount, finalsBehind: this.stats.finalsBehindInterims },
+      expectedFinals: this.interims.dueFinals(),
       batchSizeHistogram: { ...this.stats.hist },
       queueWaitMs: this.stats.wait.summary(),
       batchMs: this.stats.batchMs.summary(),
@@ -312,12 +219,9 @@ export class BatchPool<Req, Res> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.interimTimer) clearTimeout(this.interimTimer);
-    this.interimTimer = null;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    for (const job of this.interims.values()) job.reject(new PoolClosedError());
-    this.interims.clear();
+    this.interims.close();
     for (const key of this.order.splice(0)) {
       const s = this.streams.get(key);
       if (!s) continue;
@@ -332,44 +236,17 @@ export class BatchPool<Req, Res> {
 
   /** Interims' share of executor time over the recent window (0..1). */
   interimLoad(): number {
-    this.decayInterimBusy();
-    return this.interimBusy.ms / (SHARE_WINDOW_MS * this.executors.length);
-  }
-
-  private decayInterimBusy(): void {
-    const now = performance.now();
-    this.interimBusy.ms *= Math.exp(-(now - this.interimBusy.at) / SHARE_WINDOW_MS);
-    this.interimBusy.at = now;
+    return this.interims.load();
   }
 
   private schedule(): void {
-    // Interims only take an executor no final is waiting for, and only while
-    // they have used less than their share of the executors lately. With more
-    // than one executor they never take the last idle one, nor one an
-    // announced final will need: a call cannot be cut short, so a final
-    // arriving then would wait out a whole interim.
-    const share = this.opts.interimShare ?? 0.5;
-    const keep = () => (this.executors.length > 1 ? 1 + this.dueFinals() : 0);
-    const interimMayStart = () => this.idle.length > keep() && this.queued === 0 && this.interims.size > 0;
-    while (!this.closed && interimMayStart() && this.interimLoad() < share) {
-      const batch: Job<Req, Res>[] = [];
-      for (const [key, job] of this.interims) {
-        if (batch.length >= this.opts.batchSize) break;
-        this.interims.delete(key);
-        batch.push(job);
-      }
-      this.stats.interimsDispatched += batch.length;
-      this.dispatch(this.idle.shift()!, batch);
+    // Interims first, but only where the lane says no final can need the
+    // executor; what is left goes to finals.
+    while (!this.closed && this.interims.mayStart(this.idle.length, this.queued)) {
+      const slot = this.idle.shift()!;
+      this.dispatch(slot, this.interims.take(this.opts.batchSize, slot));
     }
-    // Held back by their share or by announced finals, which change without
-    // an event (both decay with time): look again shortly.
-    const held = this.interims.size > 0 && this.queued === 0 && this.idle.length > 0;
-    if (held && !this.interimTimer && !this.closed) {
-      this.interimTimer = setTimeout(() => {
-        this.interimTimer = null;
-        this.schedule();
-      }, 100);
-    }
+    this.interims.holdIfWaiting(this.idle.length, this.queued);
     while (!this.closed && this.idle.length > 0 && this.queued > 0) {
       if (this.opts.batchWaitMs > 0 && this.queued < this.opts.batchSize) {
         const oldest = this.oldestWaiting();
@@ -420,7 +297,6 @@ export class BatchPool<Req, Res> {
     this.busy.add(slot);
     this.inFlight += batch.length;
     const finals = batch[0]?.interim !== true;
-    if (!finals) this.runningInterims.add(slot);
     if (finals) {
       // Batching and wait figures describe finals; interims are best-effort extras.
       this.stats.batches++;
@@ -429,7 +305,7 @@ export class BatchPool<Req, Res> {
       for (const j of batch) this.stats.wait.add(now - j.enqueuedAt);
     }
     const exec = this.executors[slot]!;
-    let run: Promise<Array<{ ok: true; value: Res } | { ok: false; error: Error }>>;
+    let run: Promise<Array<Outcome<Res>>>;
     try {
       run = exec(batch.map((j) => j.req));
     } catch (e) {
@@ -445,22 +321,12 @@ export class BatchPool<Req, Res> {
       )
       .finally(() => {
         if (finals) this.stats.batchMs.add(performance.now() - now);
-        this.stats.busyMs += performance.now() - now;
-        if (!finals) {
-          this.decayInterimBusy();
-          this.interimBusy.ms += performance.now() - now;
-        }
+        const ms = performance.now() - now;
+        this.stats.busyMs += ms;
         this.inFlight -= batch.length;
         this.busy.delete(slot);
-        this.runningInterims.delete(slot);
         this.idle.push(slot);
-        if (!finals) {
-          for (const j of batch) {
-            const o = j.outcome!;
-            if (o.ok) j.resolve(o.value);
-            else j.reject(o.error);
-          }
-        }
+        if (!finals) this.interims.finished(slot, ms, batch);
         const keys = new Set(batch.filter((j) => !j.interim).map((j) => j.key));
         for (const key of keys) this.flush(key);
         if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();

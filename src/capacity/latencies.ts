@@ -1,0 +1,83 @@
+/**
+ * What the node has measured of its own final latency, and the two things
+ * admission learns from it: the model's correction (measured p95 over the p95
+ * the model predicted at hand-off) and the slow start's proof (the most
+ * offered load at which finals still came back within the promise).
+ */
+
+/** Short, so a node whose load has gone admits again soon after. */
+const LATENCY_WINDOW_MS = 10_000;
+const MIN_LATENCY_SAMPLES = 8;
+/** The learned correction never more than doubles the model's p95 (a burst of noise must not close the node). */
+export const MAX_CORRECTION = 2;
+/** Weight of one window's measured/predicted ratio in the correction; one update per second at most. */
+const CORRECTION_GAIN = 0.3;
+const CORRECTION_EVERY_MS = 1000;
+/** How long a load served within the promise counts as proven. */
+const PROVEN_WINDOW_MS = 10 * 60_000;
+
+export class Latencies {
+  /** [time ms, seconds, model's p95 at hand-off], oldest first. */
+  private readonly samples: [number, number, number][] = [];
+  /** [time ms, offered finals/s] when a final came back within the promise; rates strictly decreasing. */
+  private readonly proven: [number, number][] = [];
+  private correction = 1;
+  private correctedAt = -Infinity;
+
+  constructor(private readonly maxLatency: number) {}
+
+  /**
+   * A final came back `seconds` after its audio ended, with the model having
+   * predicted `predicted` (uncorrected) and `offeredRate()` finals/s offered now.
+   */
+  add(now: number, seconds: number, predicted: number, offeredRate: () => number): void {
+    this.samples.push([now, seconds, predicted]);
+    if (seconds <= this.maxLatency && (this.p95(now) ?? 0) <= this.maxLatency) {
+      // A sliding-window maximum: an older entry no larger than this one can never be the answer again.
+      const rate = offeredRate();
+      while (this.proven.length > 0 && this.proven[this.proven.length - 1]![1] <= rate) this.proven.pop();
+      this.proven.push([now, rate]);
+    }
+  }
+
+  /** Drops samples older than the window; `idle` (nothing admitted, nothing in flight) drops all. */
+  prune(now: number, idle: boolean): void {
+    while (this.samples.length > 0 && now - this.samples[0]![0] > LATENCY_WINDOW_MS) this.samples.shift();
+    // How slow the node was under a load that has left says nothing about the next stream.
+    if (idle) this.samples.length = 0;
+  }
+
+  /** Measured p95 over the window, or null with too few finals to tell. */
+  p95(now: number): number | null {
+    const xs = this.samples.filter(([t]) => now - t <= LATENCY_WINDOW_MS).map(([, v]) => v);
+    return xs.length < MIN_LATENCY_SAMPLES ? null : p95(xs);
+  }
+
+  /** Most offered finals/s at which a final came back within the promise lately. */
+  provenRate(now: number): number {
+    while (this.proven.length > 0 && now - this.proven[0]![0] > PROVEN_WINDOW_MS) this.proven.shift();
+    return this.proven[0]?.[1] ?? 0;
+  }
+
+  /**
+   * The model's error on this machine. Only ever raises the prediction (up to
+   * MAX_CORRECTION), and falls back toward 1 as windows come in on target.
+   * Contention the engine's own call times do not show (the VAD and the event
+   * loop on the same cores, bursts) lands here.
+   */
+  learnCorrection(now: number, observed: number | null): number {
+    if (observed === null || now - this.correctedAt < CORRECTION_EVERY_MS) return this.correction;
+    const predicted = p95(this.samples.filter(([t, , p]) => now - t <= LATENCY_WINDOW_MS && Number.isFinite(p) && p > 0).map(([, , p]) => p));
+    if (!(predicted > 0)) return this.correction;
+    const ratio = Math.min(MAX_CORRECTION, Math.max(1, observed / predicted));
+    this.correction = (1 - CORRECTION_GAIN) * this.correction + CORRECTION_GAIN * ratio;
+    this.correctedAt = now;
+    return this.correction;
+  }
+}
+
+export function p95(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!;
+}
