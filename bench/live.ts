@@ -115,6 +115,9 @@ function analyse(logs: ClientLog[]) {
   const finalLatency: number[] = [];
   const rates: number[] = [];
   const gaps: number[] = [];
+  const speakingGaps: number[] = [];
+  const endGaps: number[] = [];
+  const slow: { word: string; ms: number; via: "interim" | "final"; beforeEndS: number; final: string }[] = [];
   let unstable = 0;
   let changed = 0;
   let wer = 0;
@@ -129,13 +132,20 @@ function analyse(logs: ClientLog[]) {
       // Updates while speaking: interims and then the final, from the speech onset.
       const times = [started ? wall(started.start) : wall(f.start), ...mine.map((i) => i.at), f.at];
       for (let k = 1; k < times.length; k++) gaps.push(times[k]! - times[k - 1]!);
+      // The same gaps split: while the person speaks (onset and interims), and
+      // the last one, across the trailing silence to the final, where the
+      // server sends no interim on purpose (the speaker has stopped).
+      for (let k = 1; k < times.length - 1; k++) speakingGaps.push(times[k]! - times[k - 1]!);
+      if (times.length >= 2) endGaps.push(times[times.length - 1]! - times[times.length - 2]!);
       const speechSeconds = Math.max(0.5, speechEnd - f.start - PAD);
       rates.push(mine.length / speechSeconds);
       // Stable-word latency: first moment each final word was committed.
       const fw = f.words ?? [];
       fw.forEach((w, k) => {
         const first = mine.find((i) => words(i.stable_text).length > k);
-        stable.push((first ? first.at : f.at) - wall(w.end));
+        const ms = (first ? first.at : f.at) - wall(w.end);
+        stable.push(ms);
+        slow.push({ word: w.word.trim(), ms: Math.round(ms), via: first ? "interim" : "final", beforeEndS: Math.round((speechEnd - w.end) * 100) / 100, final: f.text });
       });
       // Flicker: interim words past the stable prefix that the final changed.
       const finalWords = words(normalizeText(f.text));
@@ -156,6 +166,10 @@ function analyse(logs: ClientLog[]) {
     stableWordLatencyMs: { p50: p(stable, 50), p95: p(stable, 95) },
     interimsPerSecond: Math.round((rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length)) * 100) / 100,
     updateGapMs: { p50: p(gaps, 50), p95: p(gaps, 95) },
+    speakingGapMs: { p50: p(speakingGaps, 50), p95: p(speakingGaps, 95) },
+    endGapMs: { p50: p(endGaps, 50), p95: p(endGaps, 95) },
+    // The words that waited longest, to see what holds the commit back.
+    slowestWords: slow.sort((a, b) => b.ms - a.ms).slice(0, 20),
     flicker: unstable ? Math.round((changed / unstable) * 1000) / 1000 : 0,
     finalLatencyMs: { p50: p(finalLatency, 50), p95: p(finalLatency, 95) },
     wer: Math.round((wer / logs.length) * 1000) / 1000,
@@ -202,13 +216,14 @@ const row = (r: Awaited<ReturnType<typeof run>>) =>
     `${r.stableWordLatencyMs.p50}/${r.stableWordLatencyMs.p95}`,
     r.interimsPerSecond,
     `${r.updateGapMs.p50}/${r.updateGapMs.p95}`,
+    `${r.speakingGapMs.p50}/${r.speakingGapMs.p95}`,
     r.flicker,
     `${r.finalLatencyMs.p50}/${r.finalLatencyMs.p95}`,
     `${r.finalWaitMs.p95}/${r.finalWaitMs.max} (${r.finalWaitMs.behindInterims} behind an interim)`,
     r.engineBusyShare,
     r.wer,
   ].join(" | ");
-console.log("N | interims | silence | utts | onset→1st interim p50/p95 ms | stable word p50/p95 ms | interims/s | update gap p50/p95 ms | flicker | final p50/p95 ms | final's queue wait p95/max ms | engine busy | WER");
+console.log("N | interims | silence | utts | onset→1st interim p50/p95 ms | stable word p50/p95 ms | interims/s | update gap p50/p95 ms | of which while speaking | flicker | final p50/p95 ms | final's queue wait p95/max ms | engine busy | WER");
 for (const n of CLIENTS) {
   for (const interims of [true, false]) {
     const r = await run(clips, n, interims, SILENCE);

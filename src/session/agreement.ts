@@ -15,12 +15,27 @@
  * it is left to the final, and so is everything after it, since the committed
  * text is a prefix. Without timings the last agreed word is held back instead,
  * which costs a whole word of latency.
+ *
+ * Unsure is not always wrong: tiny.en says the right "What" of "What your
+ * country" at 0.26-0.48 in every hypothesis once it hears the words after it,
+ * and under the rule above that one word held the whole 5 s utterance back
+ * until its final (the p95 of stable-word latency in bench:live). So an unsure
+ * word (at least MIN_CONFIRMED_PROBABILITY) is committed once CONFIRMATIONS
+ * consecutive hypotheses agree on it and everything before it, each with at
+ * least CONFIRMED_CONTEXT seconds of audio after the word: the wrong "Like"
+ * came and went within two hypotheses.
  */
 
 /** Seconds a committed word must end before the audio edge (alignment is good to ~0.1-0.2 s). */
 export const COMMIT_MARGIN = 0.3;
 /** Least mean token probability of a word that may be committed. */
 export const MIN_COMMIT_PROBABILITY = 0.5;
+/** Hypotheses in a row that must agree on a word below MIN_COMMIT_PROBABILITY. */
+export const CONFIRMATIONS = 3;
+/** Seconds of audio each of them must have heard after that word. */
+export const CONFIRMED_CONTEXT = 1.0;
+/** Below this an unsure word is never committed by confirmation. */
+export const MIN_CONFIRMED_PROBABILITY = 0.2;
 
 /** Per token of a hypothesis: its aligned end and probability; `edge` is the audio's length (seconds from the utterance start). */
 export interface TokenTiming {
@@ -41,7 +56,8 @@ export interface Hypothesis {
 
 export class LocalAgreement {
   private committedTokens: number[] = [];
-  private previous: readonly number[] | null = null;
+  /** The newest hypotheses (tokens, timings when aligned), oldest first, at most CONFIRMATIONS. */
+  private history: { tokens: readonly number[]; timing: TokenTiming | undefined }[] = [];
 
   /** @param textOf decodes token ids the way the engine does. */
   constructor(private readonly textOf: (tokens: readonly number[]) => string) {}
@@ -52,7 +68,8 @@ export class LocalAgreement {
 
   /** The newest hypothesis's text (committed part included); "" before the first. */
   get latestText(): string {
-    return this.previous ? this.textOf(this.previous).trim() : "";
+    const last = this.history.at(-1);
+    return last ? this.textOf(last.tokens).trim() : "";
   }
 
   /**
@@ -66,8 +83,9 @@ export class LocalAgreement {
       // Not decoded from the current prefix (a stale or guarded result): show nothing new.
       return { text: this.stable(), stableText: this.stable() };
     }
-    const prev = this.previous;
-    this.previous = tokens;
+    const prev = this.history.at(-1)?.tokens;
+    this.history.push({ tokens, timing: aligned });
+    if (this.history.length > CONFIRMATIONS) this.history.shift();
     if (prev && startsWith(prev, this.committedTokens)) {
       let common = c;
       while (common < tokens.length && common < prev.length && tokens[common] === prev[common]) common++;
@@ -88,7 +106,7 @@ export class LocalAgreement {
             if (k <= c || !aligned || aligned.ends[k - 1]! <= aligned.edge - COMMIT_MARGIN) break;
             k--;
           }
-          if (aligned) k = this.sureUpTo(tokens, c, k, aligned.probs);
+          if (aligned) k = this.sureUpTo(tokens, c, k, aligned.probs, common);
           if (k > c) this.committedTokens = tokens.slice(0, k);
           break;
         }
@@ -97,18 +115,36 @@ export class LocalAgreement {
     return { text: this.textOf(tokens).trim(), stableText: this.stable() };
   }
 
-  /** The end of the longest run of words from `from` (a word start) to `to` whose every word is probable enough. */
-  private sureUpTo(tokens: readonly number[], from: number, to: number, probs: readonly number[]): number {
+  /**
+   * The end of the longest run of words from `from` (a word start) to `to`
+   * whose every word is probable enough, or unsure but confirmed.
+   */
+  private sureUpTo(tokens: readonly number[], from: number, to: number, probs: readonly number[], agreed: number): number {
     let i = from;
     while (i < to) {
       let e = i + 1;
       while (e < to && !this.opensWord(tokens[e]!)) e++;
       let sum = 0;
       for (let t = i; t < e; t++) sum += probs[t]!;
-      if (sum / (e - i) < MIN_COMMIT_PROBABILITY) return i;
+      const p = sum / (e - i);
+      if (p < MIN_COMMIT_PROBABILITY && !(p >= MIN_CONFIRMED_PROBABILITY && this.confirmed(tokens, e, agreed))) return i;
       i = e;
     }
     return to;
+  }
+
+  /**
+   * Whether the last CONFIRMATIONS hypotheses (this one included) all start
+   * with tokens[0, end) and each heard CONFIRMED_CONTEXT seconds after it.
+   * `agreed` tokens are already known to match the previous hypothesis.
+   */
+  private confirmed(tokens: readonly number[], end: number, agreed: number): boolean {
+    if (this.history.length < CONFIRMATIONS || end > agreed) return false;
+    const word = tokens.slice(0, end);
+    return this.history.every(
+      ({ tokens: t, timing }) =>
+        timing !== undefined && startsWith(t, word) && (t.length === end || this.opensWord(t[end]!)) && timing.ends[end - 1]! <= timing.edge - CONFIRMED_CONTEXT,
+    );
   }
 
   private stable(): string {

@@ -92,4 +92,34 @@ describe("LocalAgreement", () => {
     b.update([1, 4, 101, 5], { ends: [0.4, 0.8, 0.9, 1.5], probs: [0.9, 0.9, 0.0, 0.9], edge: 3 });
     expect(b.update([1, 4, 101, 5, 6], { ends: [0.4, 0.8, 0.9, 1.5, 2], probs: [0.9, 0.9, 0.0, 0.9, 0.9], edge: 3 }).stableText).toBe("And");
   });
+
+  test("an unsure word is committed once CONFIRMATIONS hypotheses in a row agree on it, each with CONFIRMED_CONTEXT s of audio after it", () => {
+    // tiny.en on "What your country ...": the right first word at 0.3 in every hypothesis.
+    const probs = (n: number) => [0.3, ...sure(n - 1)];
+    const a = new LocalAgreement(textOf);
+    a.update([9, 2, 3], { ends: [0.6, 0.9, 1.2], probs: probs(3), edge: 1.8 });
+    // Two agree: the old rule, nothing committed.
+    expect(a.update([9, 2, 3, 4], { ends: [0.6, 0.9, 1.2, 1.9], probs: probs(4), edge: 2.4 }).stableText).toBe("");
+    // The third in a row: "like" and the sure words after it.
+    expect(a.update([9, 2, 3, 4, 5], { ends: [0.6, 0.9, 1.2, 1.9, 2.6], probs: probs(5), edge: 3.0 }).stableText).toBe("like so my fellow");
+
+    // A hypothesis in between that says something else breaks the run.
+    const b = new LocalAgreement(textOf);
+    b.update([9, 2, 3], { ends: [0.6, 0.9, 1.2], probs: probs(3), edge: 1.8 });
+    b.update([1, 2, 3], { ends: [0.6, 0.9, 1.2], probs: probs(3), edge: 2.4 });
+    expect(b.update([9, 2, 3, 4], { ends: [0.6, 0.9, 1.2, 1.9], probs: probs(4), edge: 3.0 }).stableText).toBe("");
+    expect(b.update([9, 2, 3, 4], { ends: [0.6, 0.9, 1.2, 1.9], probs: probs(4), edge: 3.6 }).stableText).toBe("");
+
+    // Three in a row, but the first heard only 0.6 s after the word: not yet.
+    const c = new LocalAgreement(textOf);
+    c.update([9, 2], { ends: [0.6, 0.9], probs: probs(2), edge: 1.2 });
+    c.update([9, 2, 3], { ends: [0.6, 0.9, 1.2], probs: probs(3), edge: 1.8 });
+    expect(c.update([9, 2, 3, 4], { ends: [0.6, 0.9, 1.2, 1.9], probs: probs(4), edge: 2.4 }).stableText).toBe("");
+
+    // Below MIN_CONFIRMED_PROBABILITY no run of hypotheses commits it.
+    const d = new LocalAgreement(textOf);
+    const low = (n: number) => [0.1, ...sure(n - 1)];
+    for (const edge of [1.8, 2.4, 3.0, 3.6]) d.update([9, 2, 3], { ends: [0.6, 0.9, 1.2], probs: low(3), edge });
+    expect(d.committed).toEqual([]);
+  });
 });
