@@ -16,7 +16,7 @@
  * The interim encoder window (config interim_window) is compared too: the
  * default for every row, then the other one for one stream.
  *
- *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.8] [--sweep 0.5,0.8,1.0] [--compute-type default] [--interim-window full|trimmed] [--other-window 0]
+ *   bun run bench:live [--clients 1,2,4] [--seconds 40] [--silence 0.8] [--sweep 0.5,0.8,1.0] [--compute-type default] [--interim-window full|trimmed] [--other-window 0] [--interval 0.4]
  */
 import { io as connect } from "socket.io-client";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -33,6 +33,8 @@ const SWEEP = arg("sweep", "0.5,0.8,1.0").split(",").filter(Boolean).map(Number)
 const COMPUTE = arg("compute-type", "default");
 const SEED = Number(arg("seed", "7"));
 const WINDOW = arg("interim-window", "full");
+/** Client-side interim_interval (s); "" keeps the server's default. */
+const INTERVAL = arg("interval", "");
 const PAD = 0.2;
 
 interface Clip {
@@ -72,7 +74,7 @@ interface ClientLog {
 
 async function runClient(url: string, id: string, clips: Clip[], seconds: number, seed: number, interims: boolean): Promise<ClientLog> {
   const r = rng(seed);
-  const s = connect(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth: { interim_results: interims, word_timestamps: true, vad_events: true } });
+  const s = connect(url, { transports: ["websocket"], forceNew: true, reconnection: false, auth: { interim_results: interims, word_timestamps: true, vad_events: true, ...(INTERVAL ? { interim_interval: Number(INTERVAL) } : {}) } });
   await new Promise<void>((res, rej) => (s.once("connect", () => res()), s.once("connect_error", rej)));
   const log: ClientLog = { t0: 0, interims: [], finals: [], speechStarts: [], reference: [] };
   s.on("transcription_interim", (p: TranscriptionInterimPayload) => log.interims.push({ ...p, at: performance.now() }));
@@ -204,7 +206,7 @@ async function run(clips: Clip[], n: number, interims: boolean, silence: number,
 }
 
 const clips = await loadClips();
-console.log(`bench:live: ${SECONDS} s per run, seed ${SEED}, compute_type ${COMPUTE}, silence_duration ${SILENCE}, interim_window ${WINDOW}`);
+console.log(`bench:live: ${SECONDS} s per run, seed ${SEED}, compute_type ${COMPUTE}, silence_duration ${SILENCE}, interim_window ${WINDOW}, interim_interval ${INTERVAL || "server default"}`);
 const results = [];
 const row = (r: Awaited<ReturnType<typeof run>>) =>
   [
