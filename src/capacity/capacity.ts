@@ -9,7 +9,7 @@
  * seen; with more streams the rest of the node (VAD, sockets, longer decodes)
  * takes its share, which the engine's call times show only later. So, like a
  * load balancer's slow start, a node admits offered load (finals/s) up to
- * a step (latencies.ts: up to 1.5x, less as the measured p95 nears the
+ * a step (latencies.ts: up to 1.5x, less as the p95 measured now nears the
  * promise) beyond the most it has lately served within the promise
  * (at least SLOW_START_FLOOR typical talkers): a burst of streams on a fresh
  * node is taken in steps, each proven by its finals, instead of all at once
@@ -253,8 +253,8 @@ export class Capacity {
     const limit = cost ? admissibleRate(cost, shape, maxLatency / correction, maxUtilization) : Infinity;
     const predict = (lambda: number) => (cost ? correction * predictP95(cost, shape, lambda) : Infinity);
     const n = this.streams.size;
-    const proof = this.latencies.proven(now);
-    const ramp = Math.max(SLOW_START_FLOOR * prior, proof.allowed);
+    const provenRate = this.latencies.provenRate(now);
+    const ramp = Math.max(SLOW_START_FLOOR * prior, this.latencies.rampRate(now));
     let reason: string | null = null;
     // An idle node always takes one stream: refusing it would serve nobody,
     // however slow the engine is against max_latency.
@@ -263,7 +263,7 @@ export class Capacity {
       else if (observed !== null && observed > maxLatency)
         reason = `measured final latency p95 ${observed.toFixed(2)} s is above capacity.max_latency ${maxLatency} s`;
       else if (offered + prior > ramp + 1e-9)
-        reason = `slow start: ${n} streams admitted; more once this node has served more than ${fmt(proof.served)} finals/s within capacity.max_latency (offered now ${fmt(offered)})`;
+        reason = `slow start: ${n} streams admitted; more once this node has served more than ${fmt(provenRate)} finals/s within capacity.max_latency (offered now ${fmt(offered)})`;
       else if (offered + prior > limit)
         reason = `one more stream would push the predicted final latency p95 to ${fmt(predict(offered + prior))} s (capacity.max_latency ${maxLatency} s, ${n} streams admitted)`;
     }

@@ -4,10 +4,13 @@
  * the model predicted at hand-off) and the slow start's proof (the most
  * offered load at which finals still came back within the promise).
  *
- * The step a proof allows shrinks as the measured p95 nears the promise: at
- * 0.4 of max_latency half again as much load, at 0.9 a tenth more. A fixed
- * 1.5x step took a 2-core node from 9 streams (p95 1.65 s) to 13 (2.5 s), past
- * its 2 s promise, and admitted streams are never turned away.
+ * The slow start's step beyond the proven load shrinks as the p95 measured
+ * now nears the promise: half again as much load up to 0.3 of max_latency,
+ * none from 0.8 of it. A fixed 1.5x step took a 2-core node from 9 streams
+ * (p95 1.65 s) to 13 (2.5 s), past its 2 s promise, and admitted streams are
+ * never turned away. The step is read from the p95 of now, not of the proof:
+ * a load proven while the tail was short must not let the node jump once it
+ * is long.
  */
 
 /** Short, so a node whose load has gone admits again soon after. */
@@ -20,17 +23,17 @@ const CORRECTION_GAIN = 0.3;
 const CORRECTION_EVERY_MS = 1000;
 /** How long a load served within the promise counts as proven. */
 const PROVEN_WINDOW_MS = 10 * 60_000;
-/** Most a proof lets the load grow (p95 well below the promise, or too few finals to read one). */
+/** Largest slow-start step (p95 well below the promise, or too few finals to read one). */
 export const SLOW_START_GROWTH = 1.5;
+/** Shares of max_latency: the full step up to FULL_STEP_BELOW, none from NO_STEP_FROM. */
+const FULL_STEP_BELOW = 0.3;
+const NO_STEP_FROM = 0.8;
 
 export class Latencies {
   /** [time ms, seconds, model's p95 at hand-off], oldest first. */
   private readonly samples: [number, number, number][] = [];
-  /**
-   * [time ms, load allowed, offered finals/s] when a final came back within
-   * the promise; allowed loads strictly decreasing (a sliding-window maximum).
-   */
-  private readonly proofs: [number, number, number][] = [];
+  /** [time ms, offered finals/s] when a final came back within the promise; rates strictly decreasing. */
+  private readonly proofs: [number, number][] = [];
   private correction = 1;
   private correctedAt = -Infinity;
 
@@ -42,13 +45,11 @@ export class Latencies {
    */
   add(now: number, seconds: number, predicted: number, offeredRate: () => number): void {
     this.samples.push([now, seconds, predicted]);
-    const p95 = this.p95(now);
-    if (seconds <= this.maxLatency && (p95 ?? 0) <= this.maxLatency) {
+    if (seconds <= this.maxLatency && (this.p95(now) ?? 0) <= this.maxLatency) {
+      // A sliding-window maximum: an older entry no larger than this one can never be the answer again.
       const rate = offeredRate();
-      const allowed = rate * slowStartGrowth(p95, this.maxLatency);
-      // An older entry allowing no more than this one can never be the answer again.
-      while (this.proofs.length > 0 && this.proofs[this.proofs.length - 1]![1] <= allowed) this.proofs.pop();
-      this.proofs.push([now, allowed, rate]);
+      while (this.proofs.length > 0 && this.proofs[this.proofs.length - 1]![1] <= rate) this.proofs.pop();
+      this.proofs.push([now, rate]);
     }
   }
 
@@ -65,14 +66,15 @@ export class Latencies {
     return xs.length < MIN_LATENCY_SAMPLES ? null : p95(xs);
   }
 
-  /**
-   * The slow start's allowance: the most offered finals/s the proofs of the
-   * last PROVEN_WINDOW_MS allow, and the load served in the proof behind it.
-   */
-  proven(now: number): { allowed: number; served: number } {
+  /** Most offered finals/s at which a final came back within the promise lately. */
+  provenRate(now: number): number {
     while (this.proofs.length > 0 && now - this.proofs[0]![0] > PROVEN_WINDOW_MS) this.proofs.shift();
-    const best = this.proofs[0];
-    return { allowed: best?.[1] ?? 0, served: best?.[2] ?? 0 };
+    return this.proofs[0]?.[1] ?? 0;
+  }
+
+  /** The offered finals/s the slow start allows now: the proven load and the step the tail leaves room for. */
+  rampRate(now: number): number {
+    return this.provenRate(now) * slowStartGrowth(this.p95(now), this.maxLatency);
   }
 
   /**
@@ -99,12 +101,13 @@ export function p95(xs: number[]): number {
 }
 
 /**
- * How much more load a proof at measured p95 `p95` allows: SLOW_START_GROWTH
- * up to 0.4 of the promise, then down in a straight line to 1 at the promise.
- * null (too few finals for a p95): the full step, as the floor's steps are small.
+ * The slow start's step at measured p95 `p95`: SLOW_START_GROWTH up to
+ * FULL_STEP_BELOW of the promise, then in a straight line down to 1 (no more
+ * than the proven load) at NO_STEP_FROM of it. null (too few finals for a
+ * p95): the full step, as the steps from the floor are small.
  */
 export function slowStartGrowth(p95: number | null, maxLatency: number): number {
   if (p95 === null) return SLOW_START_GROWTH;
-  const headroom = Math.min(1, Math.max(0, (1 - p95 / maxLatency) / 0.6));
+  const headroom = Math.min(1, Math.max(0, (NO_STEP_FROM - p95 / maxLatency) / (NO_STEP_FROM - FULL_STEP_BELOW)));
   return 1 + (SLOW_START_GROWTH - 1) * headroom;
 }
