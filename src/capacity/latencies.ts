@@ -42,12 +42,16 @@ export class Latencies {
   /**
    * A final came back `seconds` after its audio ended, with the model having
    * predicted `predicted` (uncorrected) and `offeredRate()` finals/s offered now.
+   * The load it proves is what the node has actually answered lately, at most
+   * the offered load: streams admitted a moment ago count as offered load
+   * (the prior) seconds before their first final reaches the engine, and a
+   * final that came back in time says nothing yet about them.
    */
   add(now: number, seconds: number, predicted: number, offeredRate: () => number): void {
     this.samples.push([now, seconds, predicted]);
     if (seconds <= this.maxLatency && (this.p95(now) ?? 0) <= this.maxLatency) {
       // A sliding-window maximum: an older entry no larger than this one can never be the answer again.
-      const rate = offeredRate();
+      const rate = Math.min(offeredRate(), this.servedRate(now));
       while (this.proofs.length > 0 && this.proofs[this.proofs.length - 1]![1] <= rate) this.proofs.pop();
       this.proofs.push([now, rate]);
     }
@@ -58,6 +62,17 @@ export class Latencies {
     while (this.samples.length > 0 && now - this.samples[0]![0] > LATENCY_WINDOW_MS) this.samples.shift();
     // How slow the node was under a load that has left says nothing about the next stream.
     if (idle) this.samples.length = 0;
+  }
+
+  /**
+   * Finals answered per second over the whole window, even when the node has
+   * been busy for less: finals answered in a burst over a short span would
+   * read as a rate the talkers do not keep up.
+   */
+  private servedRate(now: number): number {
+    let n = 0;
+    for (const [t] of this.samples) if (now - t <= LATENCY_WINDOW_MS) n++;
+    return n / (LATENCY_WINDOW_MS / 1000);
   }
 
   /** Measured p95 over the window, or null with too few finals to tell. */
