@@ -12,22 +12,26 @@ describe("slow start step", () => {
     expect(slowStartGrowth(2.5, 2)).toBe(1);
   });
 
-  test("the proven load is kept; the step on it follows the tail measured now", () => {
+  test("a final proves the load answered over the last 10 s, at most the offered load; the step follows the tail measured now", () => {
     const l = new Latencies(2);
-    // Eight finals at 2 finals/s with a short tail: the full step on 2.
-    for (let i = 0; i < 8; i++) l.add(i * 100, 0.3, 0.3, () => 2);
-    expect(l.provenRate(800)).toBe(2);
-    expect(l.rampRate(800)).toBeCloseTo(3, 9);
-    // The tail grows (finals at 1.7 s, still within the promise, at a lower load):
+    // 20 finals in 10 s with a short tail, 5 finals/s offered: 2 finals/s answered.
+    for (let i = 0; i < 20; i++) l.add(i * 500, 0.3, 0.3, () => 5);
+    expect(l.provenRate(9500)).toBeCloseTo(2, 9);
+    expect(l.rampRate(9500)).toBeCloseTo(3, 9);
+    // Offered below answered: the offered load is what was proven.
+    const low = new Latencies(2);
+    for (let i = 0; i < 20; i++) low.add(i * 500, 0.3, 0.3, () => 1);
+    expect(low.provenRate(9500)).toBe(1);
+    // The tail grows (finals at 1.7 s, still within the promise, fewer of them):
     // the proof of 2 stays, the step on it goes.
-    for (let i = 0; i < 20; i++) l.add(1000 + i * 100, 1.7, 1.7, () => 1);
-    expect(l.provenRate(3000)).toBe(2);
-    expect(l.rampRate(3000)).toBeCloseTo(2, 9);
+    for (let i = 0; i < 10; i++) l.add(10_000 + i * 1000, 1.7, 1.7, () => 1);
+    expect(l.provenRate(19_000)).toBeCloseTo(2, 9);
+    expect(l.rampRate(19_000)).toBeCloseTo(2, 9);
     // A final over the promise proves nothing.
     const none = new Latencies(2);
     none.add(0, 2.5, 1, () => 5);
     expect(none.provenRate(0)).toBe(0);
     // Proof lapses after ten minutes.
-    expect(l.provenRate(3000 + 10 * 60_000 + 1)).toBe(0);
+    expect(l.provenRate(19_000 + 10 * 60_000 + 1)).toBe(0);
   });
 });
