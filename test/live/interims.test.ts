@@ -165,6 +165,7 @@ describe("interim results on multilingual speech (multilingual.mp3, base model, 
     await quiesce(h.url, [sender]);
     sender.disconnect();
     const interims = events.filter((e) => e.event === "transcription_interim").map((e) => e.payload as TranscriptionInterimPayload);
+    for (const f of finals()) console.log(`seq ${f.seq} ${f.language} ${f.start.toFixed(1)}-${f.end.toFixed(1)} s, ${interims.filter((i) => i.seq === f.seq).length} interims: ${JSON.stringify(f.text)}`);
     expect(new Set(finals().map((f) => f.language))).toEqual(new Set(["en", "de"]));
     for (const lang of ["en", "de"]) {
       const seqs = new Set(finals().filter((f) => f.language === lang).map((f) => f.seq));

@@ -80,11 +80,14 @@ describe("Smart Turn v3.2 on real speech", () => {
 
   // espeak-ng's flat prosody leaves many synthetic sentences ambiguous to a
   // model trained on people (bench:turns measures that); this question in
-  // this voice scores 0.85-0.94 wherever the pause is cut within ±64 ms.
+  // this voice scores 0.85-0.94 wherever the pause is cut within ±64 ms on
+  // CPUs with AVX-512, and 0.79 on one with AVX2 only (the int8 model's
+  // kernels differ), so the test asks what a stream depends on: at or above
+  // the default turn.eot_threshold (0.7), the turn ends at this pause.
   test("a short complete question scores high; a sentence trailing off into 'uh' and a pause scores low there", async () => {
     const question = toFloat(concat(silence(0.5), await speak("How are you today?", "en-gb"), silence(1)));
     const [done] = await pausesOf(question);
-    expect(done!.probability).toBeGreaterThan(0.8);
+    expect(done!.probability).toBeGreaterThanOrEqual(0.7);
     const hesitant = toFloat(concat(silence(0.5), await speakSsml('<speak>I would like to book a flight to <prosody rate="slow">uh</prosody> <break time="1s"/> Boston.</speak>', "en-gb"), silence(1)));
     const pauses = await pausesOf(hesitant);
     console.log(`complete ${done!.probability.toFixed(3)}; hesitant ${pauses.map((p) => p.probability.toFixed(3)).join(", ")}`);
