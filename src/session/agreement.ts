@@ -24,13 +24,6 @@
  * consecutive hypotheses agree on it and everything before it, each with at
  * least CONFIRMED_CONTEXT seconds of audio after the word: the wrong "Like"
  * came and went within two hypotheses.
- *
- * A word ends where the next word opens, and also at closing punctuation
- * (",", ".", "?" ... followed by a new word or the end): hypotheses often agree
- * on "you" and differ only on "you," against "you.", and that disagreement
- * held the word (and all after it) back until the final. The word is committed
- * without its punctuation, which later hypotheses and the final decode freely
- * after the forced prefix; a "." inside a word ("3.5") does not close it.
  */
 
 /** Seconds a committed word must end before the audio edge (alignment is good to ~0.1-0.2 s). */
@@ -102,14 +95,14 @@ export class LocalAgreement {
         const aEnds = j === tokens.length;
         const bEnds = j === prev.length;
         if (aEnds && bEnds) continue; // the speaker may still be inside this word
-        if (this.endsWord(tokens, j) && this.endsWord(prev, j)) {
+        if ((aEnds || this.opensWord(tokens[j]!)) && (bEnds || this.opensWord(prev[j]!))) {
           // At the edge of the audio two partial hypotheses often agree on a
           // wrong word ("like" for the start of "what"). With timings, step
           // back to the last word that ended well before the edge; without,
           // hold the last agreed word back until a later one is agreed too.
           let k = aligned ? j : j - 1;
           for (;;) {
-            while (k > c && !this.endsWord(tokens, k)) k--;
+            while (k > c && k < tokens.length && !this.opensWord(tokens[k]!)) k--;
             if (k <= c || !aligned || aligned.ends[k - 1]! <= aligned.edge - COMMIT_MARGIN) break;
             k--;
           }
@@ -150,7 +143,7 @@ export class LocalAgreement {
     const word = tokens.slice(0, end);
     return this.history.every(
       ({ tokens: t, timing }) =>
-        timing !== undefined && startsWith(t, word) && this.endsWord(t, end) && timing.ends[end - 1]! <= timing.edge - CONFIRMED_CONTEXT,
+        timing !== undefined && startsWith(t, word) && (t.length === end || this.opensWord(t[end]!)) && timing.ends[end - 1]! <= timing.edge - CONFIRMED_CONTEXT,
     );
   }
 
@@ -161,18 +154,7 @@ export class LocalAgreement {
   private opensWord(token: number): boolean {
     return /^\s/.test(this.textOf([token]));
   }
-
-  /** Whether a word ends before tokens[k]: the end, a word opening, or closing punctuation that a word opening or the end follows. */
-  private endsWord(tokens: readonly number[], k: number): boolean {
-    if (k >= tokens.length || this.opensWord(tokens[k]!)) return true;
-    let e = k;
-    while (e < tokens.length && CLOSING.test(this.textOf([tokens[e]!]))) e++;
-    return e > k && (e === tokens.length || this.opensWord(tokens[e]!));
-  }
 }
-
-/** A token of closing punctuation only. */
-const CLOSING = /^[.,!?;:]+$/;
 
 function startsWith(a: readonly number[], prefix: readonly number[]): boolean {
   if (a.length < prefix.length) return false;

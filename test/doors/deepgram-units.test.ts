@@ -198,19 +198,6 @@ describe("results mapping", () => {
     for (const x of r) expect(x.channel.alternatives[0]!.confidence).toBeGreaterThan(0);
   });
 
-  test("a word committed without its punctuation is not is_final until its mark is (an is_final result is never revised)", () => {
-    const m = new ResultMapper(OPTS);
-    const out: DgMessage[] = [];
-    // The prefix holds "so" while the hypothesis says "so,": only "And" is whole.
-    out.push(...m.interim(interim(0, "And so", "And so, my", 0.2, 1.2, words.slice(0, 3))));
-    out.push(...m.interim(interim(0, "And so, my", "And so, my fellow", 0.2, 1.5, words.slice(0, 4))));
-    m.speechStopped({ client_id: "c", seq: 0, start: 0.2, end: 2.1, endedBy: "silence" });
-    out.push(...m.final(final(0, "And so, my fellow Americans,", 0.2, 2.1, words), 2.9));
-    const finals = results(out).filter((x) => x.is_final);
-    expect(finals.map((x) => transcript(x))).toEqual(["And", "so, my", "fellow Americans,"]);
-    expect(finals.flatMap((x) => x.channel.alternatives[0]!.words.map((y) => y.punctuated_word))).toEqual(["And", "so,", "my", "fellow", "Americans,"]);
-  });
-
   test("without punctuate: transcripts in bare lower-case words; without interim_results: finals only", () => {
     const m = new ResultMapper({ ...OPTS, punctuate: false, interimResults: false });
     const out = [...m.interim(interim(0, "And so,", "And so, my", 0.2, 1.2, words.slice(0, 3))), ...m.final(final(0, "And so, my fellow Americans,", 0.2, 2.1, words), 2.2)];

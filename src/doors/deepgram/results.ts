@@ -92,7 +92,7 @@ export class ResultMapper {
   interim(e: TranscriptionInterimPayload): DgMessage[] {
     this.enter(e.seq);
     const words = wordsOf(e.text, e.words, Math.max(this.cursor, e.start), e.end, this.sent);
-    const stable = wholeStableWords(e.stable_text, words);
+    const stable = Math.min(countWords(e.stable_text), words.length);
     const out: DgMessage[] = [];
     if (stable > this.sent) {
       const run = words.slice(this.sent, stable);
@@ -242,18 +242,6 @@ export function bareWord(text: string): string {
 
 export function countWords(text: string): number {
   return text.split(/\s+/).filter(Boolean).length;
-}
-
-/**
- * Words of the hypothesis the committed prefix holds whole. A word may be
- * committed before its punctuation ("you" while hypotheses say "you," and
- * "you."); an is_final result is never revised, so such a word waits until its
- * mark is committed too, or for the final.
- */
-export function wholeStableWords(stableText: string, words: readonly Word[]): number {
-  const parts = stableText.split(/\s+/).filter(Boolean);
-  const n = Math.min(parts.length, words.length);
-  return n > 0 && parts[n - 1] !== words[n - 1]!.text ? n - 1 : n;
 }
 
 /**
