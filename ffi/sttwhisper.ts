@@ -294,7 +294,8 @@ function pack(audios: Float32Array[]): { samples: Float32Array; lengths: BigInt6
   return { samples, lengths };
 }
 
-export function transcribe(model: ModelHandle, audios: Float32Array[], o: TranscribeOptions = {}): { results: NativeResult[]; ms: number } {
+/** `encodes`: encoder runs the call made (detection shares its decode's, sttwhisper.h). */
+export function transcribe(model: ModelHandle, audios: Float32Array[], o: TranscribeOptions = {}): { results: NativeResult[]; ms: number; encodes: number } {
   const { samples, lengths } = pack(audios);
   const langs = o.languages ? cstr(o.languages.map((x) => x ?? "").join(",")) : null;
   const prompt = o.promptIds && o.promptIds.length > 0 ? Int32Array.from(o.promptIds) : null;
@@ -329,7 +330,7 @@ export function transcribe(model: ModelHandle, audios: Float32Array[], o: Transc
       cell,
     ),
   );
-  return takeJson<{ results: NativeResult[]; ms: number }>(cell);
+  return takeJson<{ results: NativeResult[]; ms: number; encodes: number }>(cell);
 }
 
 export function detectLanguage(model: ModelHandle, audios: Float32Array[], topK = 3): DetectResult[] {

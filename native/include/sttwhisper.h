@@ -186,6 +186,10 @@ STT_API int32_t stt_models_constructed(void);
  *  n_items         1..STT_MAX_BATCH.
  *  languages       NULL (detect all) or n_items codes separated by ',' — an empty
  *                  item means detect; ignored (always "en") by English-only models.
+ *                  An item is detected on the encoder output of its first
+ *                  window, which its decode then reads too (one encoder run);
+ *                  with STT_FLAG_SHORT_WINDOW it is detected on a full window
+ *                  of its own first, as stt_detect_language does.
  *  task            0 = transcribe, 1 = translate (ignored by English-only models).
  *  beam_size       >= 1 (1 = greedy).
  *  max_new_tokens  >= 1; prompt length + max_new_tokens must be <= 448.
@@ -207,7 +211,10 @@ STT_API int32_t stt_models_constructed(void);
  *  out_json        receives (free with stt_free):
  *   {"results":[{"tokens":[int...],"text":"...","avg_logprob":f,
  *                "no_speech_prob":f,"language":"en","language_probability":f,
- *                "windows":int, "token_times":[[start,end,prob]...]?}...],"ms":f}
+ *                "windows":int, "token_times":[[start,end,prob]...]?}...],
+ *    "ms":f,"encodes":int}
+ *   encodes: encoder runs over the batch's windows (one per CTranslate2
+ *   call of up to 32 windows, plus one for items detected on their own).
  *   token_times only with STT_FLAG_WORD_TIMESTAMPS: one entry per token id
  *   below eot, in order; seconds from the utterance's first sample, clamped
  *   to its content; prob = the token's probability under teacher forcing.

@@ -10,6 +10,15 @@
 
 namespace sttw {
 
+ct2::StorageView rows(const ct2::StorageView& batch, const std::vector<size_t>& idx) {
+  if (static_cast<ct2::dim_t>(idx.size()) == batch.dim(0)) return batch;
+  ct2::StorageView subset(batch.dtype(), batch.device());
+  const ct2::StorageView index({static_cast<ct2::dim_t>(idx.size())}, std::vector<int32_t>(idx.begin(), idx.end()),
+                               batch.device());
+  ct2::ops::Gather(0)(batch, index, subset);
+  return subset;
+}
+
 std::vector<size_t> text_tokens(const stt_model* m, const std::vector<size_t>& seq) {
   std::vector<size_t> out;
   for (size_t t : seq)
@@ -28,14 +37,7 @@ void align_words(stt_model* m, const ct2::StorageView& encoded, const std::vecto
     groups[sot_seqs[j]].push_back(j);
   }
   for (const auto& [sot_seq, idx] : groups) {
-    ct2::StorageView subset(encoded.dtype(), encoded.device());
-    if (idx.size() == cn) {
-      subset = encoded;
-    } else {
-      const ct2::StorageView index({static_cast<ct2::dim_t>(idx.size())},
-                                   std::vector<int32_t>(idx.begin(), idx.end()), encoded.device());
-      ct2::ops::Gather(0)(encoded, index, subset);
-    }
+    const ct2::StorageView subset = rows(encoded, idx);
     std::vector<std::vector<size_t>> tokens;
     std::vector<size_t> frames;
     for (size_t j : idx) {

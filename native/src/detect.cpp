@@ -1,5 +1,6 @@
 // Language detection: faster-whisper's detect_language on one 30 s window.
 #include <algorithm>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -11,11 +12,31 @@ using json = nlohmann::json;
 
 namespace sttw {
 
+namespace {
+
+// Top languages per row of a detect_language answer.
+std::vector<Detected> languages_of(std::vector<std::future<std::vector<std::pair<std::string, float>>>>& futures) {
+  std::vector<Detected> out(futures.size());
+  for (size_t i = 0; i < futures.size(); ++i) {
+    auto res = futures[i].get();
+    for (auto& [tok, p] : res) {
+      const std::string code = tok.size() > 4 ? tok.substr(2, tok.size() - 4) : tok;
+      out[i].top.emplace_back(code, p);
+    }
+    if (!out[i].top.empty()) {
+      out[i].language = out[i].top[0].first;
+      out[i].probability = out[i].top[0].second;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 // detect_language(features=features) with one segment:
 // pad_or_trim(features[:, :3000]) (the last frame included), top-1 language.
 std::vector<Detected> detect(stt_model* m, const std::vector<Utterance*>& items) {
-  std::vector<Detected> out(items.size());
-  if (items.empty()) return out;
+  if (items.empty()) return {};
   const int nm = m->n_mels;
   ct2::StorageView feats({static_cast<ct2::dim_t>(items.size()), nm, kWindow}, 0.0f);
   float* base = feats.data<float>();
@@ -23,25 +44,18 @@ std::vector<Detected> detect(stt_model* m, const std::vector<Utterance*>& items)
     ensure_features(*items[i], nm);
     copy_window(*items[i], nm, 0, std::min<int64_t>(kWindow, items[i]->frames), kWindow, base + i * nm * kWindow);
   }
+  return detect_encoded(m, feats);
+}
+
+std::vector<Detected> detect_encoded(stt_model* m, const ct2::StorageView& input) {
   try {
-    auto futures = m->pool->detect_language(feats);
-    for (size_t i = 0; i < futures.size(); ++i) {
-      auto res = futures[i].get();
-      for (auto& [tok, p] : res) {
-        const std::string code = tok.size() > 4 ? tok.substr(2, tok.size() - 4) : tok;
-        out[i].top.emplace_back(code, p);
-      }
-      if (!out[i].top.empty()) {
-        out[i].language = out[i].top[0].first;
-        out[i].probability = out[i].top[0].second;
-      }
-    }
+    auto futures = m->pool->detect_language(input);
+    return languages_of(futures);
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
     fail(STT_E_INFERENCE, std::string("language detection failed: ") + e.what());
   }
-  return out;
 }
 
 }  // namespace sttw

@@ -114,6 +114,9 @@ struct Detected {
 
 // faster-whisper's detect_language on the first 30 s of each item's features.
 std::vector<Detected> detect(stt_model* m, const std::vector<Utterance*>& items);
+// The same on input rows that are full 30 s windows of features, or the
+// encoder's output for such windows (then the encoder does not run again).
+std::vector<Detected> detect_encoded(stt_model* m, const ct2::StorageView& input);
 
 // --- word timings (align.cpp) -----------------------------------------------
 // One decoding job: a 30 s window (or less) of one utterance's features.
@@ -122,6 +125,10 @@ struct Job {
   int64_t seek;
   int64_t size;
 };
+
+// Rows idx (increasing row numbers) of a batch of windows, features or
+// encoder output: a copy, or the batch itself when idx holds every row.
+ct2::StorageView rows(const ct2::StorageView& batch, const std::vector<size_t>& idx);
 
 // Text tokens of a generated sequence (timestamp and special ids removed).
 std::vector<size_t> text_tokens(const stt_model* m, const std::vector<size_t>& seq);

@@ -1,8 +1,9 @@
 // stt_transcribe as named steps:
 //   parse_request   options and per-item inputs, validated
 //   read_audio      the (samples, lengths) layout (audio.cpp)
-//   detect_languages  for the items that name none (detect.cpp)
 //   plan_jobs       one job per (utterance, 30 s window)
+//   detect_languages  for the items that name none and cannot be detected on
+//                   their first window's encoder output (detect.cpp)
 //   decoding_options  CTranslate2's WhisperOptions
 //   decode_chunk    up to kChunk windows in one CTranslate2 call, features
 //                   computed on demand and freed after an item's last window
@@ -150,24 +151,6 @@ Request parse_request(const stt_model* m, int32_t n_items, const char* languages
   return r;
 }
 
-// Fills req.langs for the items that name none; returns what was detected per item.
-std::vector<Detected> detect_languages(stt_model* m, std::vector<Utterance>& utts, Request& req) {
-  std::vector<Detected> det(utts.size());
-  std::vector<Utterance*> todo;
-  std::vector<size_t> idx;
-  for (size_t i = 0; i < utts.size(); ++i)
-    if (req.langs[i].empty()) {
-      todo.push_back(&utts[i]);
-      idx.push_back(i);
-    }
-  auto found = detect(m, todo);
-  for (size_t k = 0; k < idx.size(); ++k) {
-    det[idx[k]] = found[k];
-    req.langs[idx[k]] = found[k].language;
-  }
-  return det;
-}
-
 // One decoding job per (utterance, 30 s window) over content frames (frames - 1).
 std::vector<Job> plan_jobs(const std::vector<Utterance>& utts) {
   std::vector<Job> jobs;
@@ -177,6 +160,34 @@ std::vector<Job> plan_jobs(const std::vector<Utterance>& utts) {
       jobs.push_back({static_cast<int>(i), seek, std::min(kWindow, content - seek)});
   }
   return jobs;
+}
+
+// An item that names no language is detected on the encoder output of its
+// first window, the one its decode reads (decode_chunk): a multilingual model
+// then runs its encoder once per window, not once more for detection
+// (faster-whisper 1.x encodes the first window twice). The decode's window
+// lacks the last feature frame that faster-whisper's detection window has, a
+// frame of padding. Detected here, on a full window of their own, first: the
+// items of a trimmed (interim) window, too short to detect on, and items with
+// no window to decode.
+std::vector<Detected> detect_languages(stt_model* m, std::vector<Utterance>& utts, Request& req,
+                                       const std::vector<Job>& jobs) {
+  std::vector<Detected> det(utts.size());
+  std::vector<bool> has_job(utts.size(), false);
+  for (const Job& j : jobs) has_job[j.item] = true;
+  std::vector<Utterance*> todo;
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < utts.size(); ++i)
+    if (req.langs[i].empty() && (req.short_window || !has_job[i])) {
+      todo.push_back(&utts[i]);
+      idx.push_back(i);
+    }
+  auto found = detect(m, todo);
+  for (size_t k = 0; k < idx.size(); ++k) {
+    det[idx[k]] = found[k];
+    req.langs[idx[k]] = found[k].language;
+  }
+  return det;
 }
 
 ct2::models::WhisperOptions decoding_options(const Request& req) {
@@ -232,25 +243,35 @@ std::vector<size_t> start_sequence(const stt_model* m, const Request& req, int i
   return sot_seq;
 }
 
-void decode_chunk(stt_model* m, const Request& req, std::vector<Utterance>& utts, const std::vector<Job>& jobs,
-                  size_t c0, size_t cn, const ct2::models::WhisperOptions& opt, std::vector<Acc>& acc) {
-  const int nm = m->n_mels;
-  const int64_t width = window_width(req, jobs, c0, cn);
-  ct2::StorageView feats({static_cast<ct2::dim_t>(cn), nm, width}, 0.0f);
-  float* base = feats.data<float>();
-  std::vector<std::vector<size_t>> prompts(cn);
-  std::vector<std::vector<size_t>> sot_seqs(cn);
+// Decoder prompts of the chunk's jobs: previous text, start sequence (the
+// item's language, detected or given), no-timestamps, and the forced prefix on
+// an utterance's first window only.
+void build_prompts(const stt_model* m, const Request& req, const std::vector<Job>& jobs, size_t c0, size_t cn,
+                   std::vector<std::vector<size_t>>& prompts, std::vector<std::vector<size_t>>& sot_seqs) {
   for (size_t j = 0; j < cn; ++j) {
     const Job& job = jobs[c0 + j];
-    ensure_features(utts[job.item], nm);
-    copy_window(utts[job.item], nm, job.seek, job.size, width, base + j * nm * width);
     sot_seqs[j] = start_sequence(m, req, job.item);
     auto& p = prompts[j];
     p = req.prev;
     p.insert(p.end(), sot_seqs[j].begin(), sot_seqs[j].end());
     p.push_back(m->no_timestamps);
-    // The prefix belongs to the utterance's first window only.
     if (job.seek == 0) p.insert(p.end(), req.prefixes[job.item].begin(), req.prefixes[job.item].end());
+  }
+}
+
+void decode_chunk(stt_model* m, Request& req, std::vector<Utterance>& utts, const std::vector<Job>& jobs, size_t c0,
+                  size_t cn, const ct2::models::WhisperOptions& opt, std::vector<Acc>& acc, std::vector<Detected>& det,
+                  int& encodes) {
+  const int nm = m->n_mels;
+  const int64_t width = window_width(req, jobs, c0, cn);
+  ct2::StorageView feats({static_cast<ct2::dim_t>(cn), nm, width}, 0.0f);
+  float* base = feats.data<float>();
+  std::vector<size_t> undetected;  // jobs of this chunk: first windows of items that name no language
+  for (size_t j = 0; j < cn; ++j) {
+    const Job& job = jobs[c0 + j];
+    ensure_features(utts[job.item], nm);
+    copy_window(utts[job.item], nm, job.seek, job.size, width, base + j * nm * width);
+    if (job.seek == 0 && req.langs[job.item].empty()) undetected.push_back(j);
   }
   // An item whose last window is in this chunk needs its features no more.
   for (size_t j = 0; j < cn; ++j) {
@@ -262,10 +283,23 @@ void decode_chunk(stt_model* m, const Request& req, std::vector<Utterance>& utts
   }
   std::vector<ct2::models::WhisperGenerationResult> results;
   std::vector<ct2::models::WhisperAlignmentResult> aligned(cn);
+  std::vector<std::vector<size_t>> prompts(cn);
+  std::vector<std::vector<size_t>> sot_seqs(cn);
   try {
-    // Word timings need the encoder output twice (decode, then align):
-    // encode once and hand the same output to both.
-    ct2::StorageView input = req.want_words ? m->pool->encode(feats, false).get() : std::move(feats);
+    // Detection and word timings read the encoder output besides the decode:
+    // encode once and hand the same output to each.
+    const bool shared = req.want_words || !undetected.empty();
+    ct2::StorageView input = shared ? m->pool->encode(feats, false).get() : std::move(feats);
+    encodes++;
+    if (!undetected.empty()) {
+      const std::vector<Detected> found = detect_encoded(m, rows(input, undetected));
+      for (size_t k = 0; k < undetected.size(); ++k) {
+        const int item = jobs[c0 + undetected[k]].item;
+        det[item] = found[k];
+        req.langs[item] = found[k].language;
+      }
+    }
+    build_prompts(m, req, jobs, c0, cn, prompts, sot_seqs);
     auto futures = m->pool->generate(input, prompts, opt);
     for (auto& f : futures) results.push_back(f.get());
     if (req.want_words) align_words(m, input, sot_seqs, results, jobs, c0, cn, aligned);
@@ -293,7 +327,7 @@ void decode_chunk(stt_model* m, const Request& req, std::vector<Utterance>& utts
 }
 
 std::string render(const stt_model* m, const Request& req, const std::vector<Acc>& acc,
-                   const std::vector<Detected>& det, double ms) {
+                   const std::vector<Detected>& det, double ms, int encodes) {
   json results = json::array();
   for (size_t i = 0; i < acc.size(); ++i) {
     const Acc& a = acc[i];
@@ -314,7 +348,7 @@ std::string render(const stt_model* m, const Request& req, const std::vector<Acc
     }
     results.push_back(std::move(r));
   }
-  json out = {{"results", std::move(results)}, {"ms", ms}};
+  json out = {{"results", std::move(results)}, {"ms", ms}, {"encodes", encodes}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -335,14 +369,15 @@ STT_API int32_t stt_transcribe(stt_model* m, const float* samples, const int64_t
     std::vector<Utterance> utts = read_audio(samples, lengths, n_items);
     Request req = parse_request(m, n_items, languages, task, beam_size, max_new_tokens, prompt_ids, n_prompt_ids,
                                 suppress_ids, n_suppress_ids, prefix_ids, prefix_lengths, temperature, flags);
-    const std::vector<Detected> det = detect_languages(m, utts, req);
     const std::vector<Job> jobs = plan_jobs(utts);
+    std::vector<Detected> det = detect_languages(m, utts, req, jobs);
+    int encodes = std::any_of(det.begin(), det.end(), [](const Detected& d) { return !d.language.empty(); }) ? 1 : 0;
     const ct2::models::WhisperOptions opt = decoding_options(req);
     std::vector<Acc> acc(n_items);
     for (size_t c0 = 0; c0 < jobs.size(); c0 += kChunk)
-      decode_chunk(m, req, utts, jobs, c0, std::min(kChunk, jobs.size() - c0), opt, acc);
+      decode_chunk(m, req, utts, jobs, c0, std::min(kChunk, jobs.size() - c0), opt, acc, det, encodes);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    *out_json = dup_string(render(m, req, acc, det, ms));
+    *out_json = dup_string(render(m, req, acc, det, ms, encodes));
   });
 }
 

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import * as native from "../../ffi/sttwhisper.ts";
 import { createWhisperEngine, type WhisperEngine } from "../../src/engine/whisper.ts";
 import { SHARED_AUDIO, decodeToPcm16, normalizeText, toFloat } from "../support/audio.ts";
 
@@ -51,6 +52,40 @@ describe("multilingual base model", () => {
     const good = engine.transcribe({ audio: english.subarray(0, 16000 * 6), language: "en", streamKey: "b" });
     await expect(bad).rejects.toMatchObject({ code: "invalid_argument", message: expect.stringContaining('unknown language "xx"') });
     expect((await good).language).toBe("en");
+  });
+
+  test("an item that names no language is detected on its decode's encoder output: one encoder run, the same answer as a language given", () => {
+    const model = native.load({ modelDir: BASE, device: "cpu", computeType: "float32", deviceIndex: 0, intraThreads: 2, interThreads: 1 });
+    try {
+      const de = german.subarray(0, 8 * 16000);
+      const en = english.subarray(0, 6 * 16000);
+      const detected = native.transcribe(model, [de, en]);
+      expect(detected.encodes).toBe(1);
+      expect(detected.results.map((r) => r.language)).toEqual(["de", "en"]);
+      for (const r of detected.results) expect(r.language_probability).toBeGreaterThan(0.9);
+      // The decode is the one a given language gets, token for token.
+      const given = native.transcribe(model, [de, en], { languages: ["de", "en"] });
+      expect(given.encodes).toBe(1);
+      expect(detected.results.map((r) => r.tokens)).toEqual(given.results.map((r) => r.tokens));
+      // Detection agrees with the stand-alone call (a full window of its own).
+      expect(native.detectLanguage(model, [de, en]).map((d) => d.language)).toEqual(["de", "en"]);
+      // With word timings the same one run serves detection, decode and alignment.
+      const words = native.transcribe(model, [de], { wordTimestamps: true });
+      expect(words.encodes).toBe(1);
+      expect(words.results[0]!.language).toBe("de");
+      expect(words.results[0]!.token_times!.length).toBeGreaterThan(0);
+      // A trimmed interim window is too short to detect on: that item gets a full window of its own first.
+      const trimmed = native.transcribe(model, [de], { shortWindow: true });
+      expect(trimmed.encodes).toBe(2);
+      expect(trimmed.results[0]!.language).toBe("de");
+      // A language given for one item: only the other is detected, in the same run.
+      const mixed = native.transcribe(model, [de, en], { languages: [null, "en"] });
+      expect(mixed.encodes).toBe(1);
+      expect(mixed.results.map((r) => r.language)).toEqual(["de", "en"]);
+      expect(mixed.results[1]!.language_probability).toBe(1);
+    } finally {
+      native.release(model);
+    }
   });
 
   test("translate task gives English text for German speech", async () => {
