@@ -50,6 +50,8 @@ interface ClientResult {
   utterances: number;
   matched: number;
   latencies: number[];
+  /** [latency ms, utterance seconds] per final: which utterances set the tail. */
+  timed: [number, number][];
   finals: number;
   errors: string[];
 }
@@ -64,7 +66,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
     socket.once("connect", () => r());
     socket.once("connect_error", j);
   });
-  const res: ClientResult = { refusedAfterMs: null, utterances: utterances.length, matched: 0, latencies: [], finals: 0, errors: [] };
+  const res: ClientResult = { refusedAfterMs: null, utterances: utterances.length, matched: 0, latencies: [], timed: [], finals: 0, errors: [] };
   const matched = new Set<number>();
   const sentAt: number[] = [];
   let firstAudioAt = 0;
@@ -77,7 +79,10 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
     res.finals++;
     const target = Math.round((p.end - PAD + SILENCE) * 16000);
     const k = Math.min(sentAt.length - 1, Math.max(0, Math.ceil(target / step) - 1));
-    if (sentAt[k] !== undefined) res.latencies.push(now - sentAt[k]!);
+    if (sentAt[k] !== undefined) {
+      res.latencies.push(now - sentAt[k]!);
+      res.timed.push([now - sentAt[k]!, p.duration]);
+    }
     const end = p.end * 16000;
     const u = utterances.findIndex((x, i) => end >= x.start && end <= (utterances[i + 1]?.start ?? Infinity));
     if (u >= 0) matched.add(u);
@@ -103,6 +108,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
 async function runStep(child: ServerProcess, n: number, clips: Clip[], label: string) {
   const rand = rng(SEED * 1000 + n);
   await child.stats(); // resets the lag window
+  const retriesBefore = await guardRetries(child);
   const t0 = performance.now();
   // Streams arrive over the first 3 s, not in lockstep.
   const results = await Promise.all(
@@ -116,6 +122,11 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   const refused = results.filter((r) => r.refusedAfterMs !== null);
   const lat = admitted.flatMap((r) => r.latencies);
   const lost = admitted.reduce((a, r) => a + (r.utterances - r.matched), 0);
+  const slowest = admitted
+    .flatMap((r) => r.timed)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 5)
+    .map(([ms, sec]) => ({ ms: Math.round(ms), utteranceS: Math.round(sec * 10) / 10 }));
   return {
     streams: n,
     admitted: admitted.length,
@@ -127,8 +138,15 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
     lost,
     loopLagMs: { p50: percentile(s.lag, 50), p99: percentile(s.lag, 99) },
     otherErrors: results.flatMap((r) => r.errors),
+    // What set the tail: the slowest finals with their utterance's length, and the guard's second decodes.
+    slowest,
+    guardRetries: (await guardRetries(child)) - retriesBefore,
     node,
   };
+}
+
+async function guardRetries(child: ServerProcess): Promise<number> {
+  return Number(/^stt_guard_retries_total (\S+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1] ?? 0);
 }
 
 /** Until the streams are gone and the engine's backlog (admission off) has drained, so steps do not overlap. */
@@ -160,7 +178,7 @@ for (const mode of MODES) {
     console.error(`[overload] ${mode}: ${x}× = ${n} streams…`);
     const r = await runStep(child, n, clips, mode === "admission on" ? "on" : "off");
     rows.push({ mode, offered: x, ...r });
-    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; node ${JSON.stringify(r.node)}`);
+    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; guard retries ${r.guardRetries}; slowest ${r.slowest.map((x) => `${x.ms} ms (${x.utteranceS} s)`).join(", ")}; node ${JSON.stringify(r.node)}`);
     await settle(child);
   }
   await child.stop();
