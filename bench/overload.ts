@@ -12,7 +12,7 @@
  * ended), event-loop lag of the server. Capacity is read from GET /ready
  * after a warm-up, so the steps follow whatever machine this runs on.
  *
- *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--workers 0] [--threads 0] [--seed 7] [--modes on,off]
+ *   bun run bench:overload [--steps 0.5,1,1.5,2,3] [--seconds 45] [--max-latency 2] [--workers 0] [--threads 0] [--seed 7] [--modes on,off] [--arrive-over 3]
  *
  * Writes bench/results/overload.{json,png}.
  */
@@ -27,6 +27,8 @@ const STEPS = arg("steps", "0.5,1,1.5,2,3").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "45"));
 const MAX_LATENCY = Number(arg("max-latency", "2"));
 const SEED = Number(arg("seed", "7"));
+/** Seconds over which a step's streams arrive (the warm-up's too): 3 s is a burst whose first sentences end together. */
+const ARRIVE_OVER = Number(arg("arrive-over", "3"));
 /** "on,off" (default); "on" alone for a quick look at admission, without the goodput reference. */
 const MODES = arg("modes", "on,off").split(",").map((m) => `admission ${m.trim()}` as "admission on" | "admission off");
 const SILENCE = 0.5;
@@ -110,9 +112,9 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   await child.stats(); // resets the lag window
   const retriesBefore = await guardRetries(child);
   const t0 = performance.now();
-  // Streams arrive over the first 3 s, not in lockstep.
+  // Streams arrive over the first ARRIVE_OVER seconds, not in lockstep.
   const results = await Promise.all(
-    Array.from({ length: n }, (_, i) => runClient(child.url, `${label}-${n}-${i}`, rng(Math.floor(rand() * 2 ** 31)), clips, rand() * 3000)),
+    Array.from({ length: n }, (_, i) => runClient(child.url, `${label}-${n}-${i}`, rng(Math.floor(rand() * 2 ** 31)), clips, rand() * ARRIVE_OVER * 1000)),
   );
   const wall = (performance.now() - t0) / 1000;
   const s = await child.stats();
