@@ -111,6 +111,7 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   const rand = rng(SEED * 1000 + n);
   await child.stats(); // resets the lag window
   const retriesBefore = await guardRetries(child);
+  const histBefore = await histograms(child);
   const t0 = performance.now();
   // Streams arrive over the first ARRIVE_OVER seconds, not in lockstep.
   const results = await Promise.all(
@@ -143,8 +144,37 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
     // What set the tail: the slowest finals with their utterance's length, and the guard's second decodes.
     slowest,
     guardRetries: (await guardRetries(child)) - retriesBefore,
+    // The node's own view of the same finals (all streams' finals of the step, from its histograms):
+    // hand-off to result (queue wait + engine call) and the engine call alone, p95 to a bucket bound.
+    serverP95S: await histograms(child).then((h) => ({
+      handoffToResult: histP95(h, histBefore, "stt_utterance_latency_seconds"),
+      engineCall: histP95(h, histBefore, "stt_engine_latency_seconds"),
+    })),
     node,
   };
+}
+
+type Buckets = Map<string, [number, number][]>;
+
+async function histograms(child: ServerProcess): Promise<Buckets> {
+  const text = await (await fetch(`${child.url}/metrics`)).text();
+  const out: Buckets = new Map();
+  for (const m of text.matchAll(/^(stt_(?:utterance|engine)_latency_seconds)_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+    const list = out.get(m[1]!) ?? [];
+    list.push([m[2] === "+Inf" ? Infinity : Number(m[2]), Number(m[3])]);
+    out.set(m[1]!, list);
+  }
+  return out;
+}
+
+/** Smallest bucket bound holding 95 % of what the histogram gained between two reads; null if nothing. */
+function histP95(after: Buckets, before: Buckets, name: string): number | null {
+  const a = after.get(name) ?? [];
+  const b = new Map(before.get(name) ?? []);
+  const total = (a.at(-1)?.[1] ?? 0) - (b.get(Infinity) ?? 0);
+  if (total <= 0) return null;
+  for (const [le, n] of a) if (n - (b.get(le) ?? 0) >= 0.95 * total) return le;
+  return null;
 }
 
 async function guardRetries(child: ServerProcess): Promise<number> {
@@ -180,7 +210,7 @@ for (const mode of MODES) {
     console.error(`[overload] ${mode}: ${x}× = ${n} streams…`);
     const r = await runStep(child, n, clips, mode === "admission on" ? "on" : "off");
     rows.push({ mode, offered: x, ...r });
-    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; guard retries ${r.guardRetries}; slowest ${r.slowest.map((x) => `${x.ms} ms (${x.utteranceS} s)`).join(", ")}; node ${JSON.stringify(r.node)}`);
+    console.error(`[overload]   admitted ${r.admitted}, refused ${r.refused}, p95 ${r.latencyMs.p95.toFixed(0)} ms, ${r.goodput.toFixed(2)} finals/s, lost ${r.lost}; guard retries ${r.guardRetries}; node p95 hand-off→result ≤ ${r.serverP95S.handoffToResult} s, engine call ≤ ${r.serverP95S.engineCall} s; slowest ${r.slowest.map((x) => `${x.ms} ms (${x.utteranceS} s)`).join(", ")}; node ${JSON.stringify(r.node)}`);
     await settle(child);
   }
   await child.stop();

@@ -265,8 +265,21 @@ export class BatchPool<Req, Res> {
         clearTimeout(this.timer);
         this.timer = null;
       }
-      this.dispatch(this.idle.shift()!, this.formBatch());
+      this.dispatch(this.idle.shift()!, this.formBatch(this.share()));
     }
+  }
+
+  /**
+   * Most finals one executor takes now: its share of the backlog among all
+   * executors, not the whole of it. The first executor to free up used to take
+   * every queued final (up to batchSize) while the other finished a moment
+   * later with nothing to do; on a CPU, where a batch of k costs nearly k
+   * calls, each of those finals then waited for the whole batch (bench:overload:
+   * engine calls of 3-5 s at p95 where one takes 0.65 s). With one executor
+   * (a GPU) this is the whole backlog, as before.
+   */
+  private share(): number {
+    return Math.min(this.opts.batchSize, Math.ceil(this.queued / this.executors.length));
   }
 
   private oldestWaiting(): number {
@@ -278,9 +291,9 @@ export class BatchPool<Req, Res> {
     return t;
   }
 
-  private formBatch(): Job<Req, Res>[] {
+  private formBatch(limit: number): Job<Req, Res>[] {
     const batch: Job<Req, Res>[] = [];
-    while (batch.length < this.opts.batchSize && this.order.length > 0) {
+    while (batch.length < limit && this.order.length > 0) {
       const key = this.order.shift()!;
       const s = this.streams.get(key)!;
       batch.push(s.waiting.shift()!);

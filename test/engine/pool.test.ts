@@ -29,6 +29,24 @@ describe("BatchPool", () => {
     await pool.close();
   });
 
+  test("with two executors, the first to free up takes its share of the backlog, not all of it", async () => {
+    const a = recorder(40);
+    const b = recorder(70);
+    const pool = new BatchPool([a.exec, b.exec], { batchSize: 8, batchWaitMs: 0, maxQueuePerStream: 8 });
+    const first = [pool.submit({ id: "s0" }, "s0"), pool.submit({ id: "s1" }, "s1")];
+    // Six finals of six streams queue while both executors are busy.
+    const queued = ["q0", "q1", "q2", "q3", "q4", "q5"].map((id) => pool.submit({ id }, id));
+    await Promise.all([...first, ...queued]);
+    expect(a.batches[0]).toEqual(["s0"]);
+    expect(b.batches[0]).toEqual(["s1"]);
+    // The quick executor frees first with six waiting: it takes three (6 / 2), the other the rest as it frees.
+    expect(a.batches[1]).toEqual(["q0", "q1", "q2"]);
+    expect(b.batches[1]).toEqual(["q3", "q4"]);
+    expect([...a.batches, ...b.batches].flat().sort()).toEqual(["q0", "q1", "q2", "q3", "q4", "q5", "s0", "s1"]);
+    expect(Math.max(...[...a.batches, ...b.batches].map((x) => x.length))).toBe(3);
+    await pool.close();
+  });
+
   test("onIdle is called only when the whole pool goes idle, never between queued batches or while another executor works", async () => {
     const { batches, exec } = recorder(10);
     const idle: number[] = [];
