@@ -2,10 +2,11 @@
  * Cross-client dynamic batching over a fixed set of executors (engine workers).
  *
  * - Requests wait in per-stream FIFO queues. Whenever an executor is free, one
- *   batch of up to `batchSize` requests is formed round-robin across streams
- *   (one request per stream per turn, rotating, so a busy stream cannot starve
- *   the others); with `batchWaitMs` > 0 a partial batch waits up to that long
- *   (measured from its oldest request) for more requests.
+ *   batch is formed round-robin across streams (one request per stream per
+ *   turn, rotating, so a busy stream cannot starve the others), of its share of
+ *   the backlog (queued / executors) up to `batchSize`; with `batchWaitMs` > 0 a
+ *   partial batch waits up to that long (measured from its oldest request) for
+ *   more requests.
  * - Results go back to each request's own promise, and per stream the promises
  *   settle in submission order even when batches finish out of order.
  * - A stream with `maxQueuePerStream` requests already waiting gets the next one
