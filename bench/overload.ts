@@ -51,8 +51,7 @@ interface ClientResult {
   refusedAfterMs: number | null;
   utterances: number;
   matched: number;
-  latencies: number[];
-  /** [latency ms, utterance seconds] per final: which utterances set the tail. */
+  /** [latency ms, utterance seconds] per final: the utterance's length says which set the tail. */
   timed: [number, number][];
   finals: number;
   errors: string[];
@@ -68,7 +67,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
     socket.once("connect", () => r());
     socket.once("connect_error", j);
   });
-  const res: ClientResult = { refusedAfterMs: null, utterances: utterances.length, matched: 0, latencies: [], timed: [], finals: 0, errors: [] };
+  const res: ClientResult = { refusedAfterMs: null, utterances: utterances.length, matched: 0, timed: [], finals: 0, errors: [] };
   const matched = new Set<number>();
   const sentAt: number[] = [];
   let firstAudioAt = 0;
@@ -81,10 +80,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
     res.finals++;
     const target = Math.round((p.end - PAD + SILENCE) * 16000);
     const k = Math.min(sentAt.length - 1, Math.max(0, Math.ceil(target / step) - 1));
-    if (sentAt[k] !== undefined) {
-      res.latencies.push(now - sentAt[k]!);
-      res.timed.push([now - sentAt[k]!, p.duration]);
-    }
+    if (sentAt[k] !== undefined) res.timed.push([now - sentAt[k]!, p.duration]);
     const end = p.end * 16000;
     const u = utterances.findIndex((x, i) => end >= x.start && end <= (utterances[i + 1]?.start ?? Infinity));
     if (u >= 0) matched.add(u);
@@ -110,8 +106,7 @@ async function runClient(url: string, id: string, rand: () => number, clips: Cli
 async function runStep(child: ServerProcess, n: number, clips: Clip[], label: string) {
   const rand = rng(SEED * 1000 + n);
   await child.stats(); // resets the lag window
-  const retriesBefore = await guardRetries(child);
-  const histBefore = await histograms(child);
+  const before = await nodeCounters(child);
   const t0 = performance.now();
   // Streams arrive over the first ARRIVE_OVER seconds, not in lockstep.
   const results = await Promise.all(
@@ -123,7 +118,7 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
   const node = (await child.ready()).body;
   const admitted = results.filter((r) => r.refusedAfterMs === null);
   const refused = results.filter((r) => r.refusedAfterMs !== null);
-  const lat = admitted.flatMap((r) => r.latencies);
+  const lat = admitted.flatMap((r) => r.timed.map(([ms]) => ms));
   const lost = admitted.reduce((a, r) => a + (r.utterances - r.matched), 0);
   const slowest = admitted
     .flatMap((r) => r.timed)
@@ -143,20 +138,23 @@ async function runStep(child: ServerProcess, n: number, clips: Clip[], label: st
     otherErrors: results.flatMap((r) => r.errors),
     // What set the tail: the slowest finals with their utterance's length, and the guard's second decodes.
     slowest,
-    guardRetries: (await guardRetries(child)) - retriesBefore,
     // The node's own view of the same finals (all streams' finals of the step, from its histograms):
     // hand-off to result (queue wait + engine call) and the engine call alone, p95 to a bucket bound.
-    serverP95S: await histograms(child).then((h) => ({
-      handoffToResult: histP95(h, histBefore, "stt_utterance_latency_seconds"),
-      engineCall: histP95(h, histBefore, "stt_engine_latency_seconds"),
-    })),
+    ...(await nodeCounters(child).then((after) => ({
+      guardRetries: after.retries - before.retries,
+      serverP95S: {
+        handoffToResult: histP95(after.hist, before.hist, "stt_utterance_latency_seconds"),
+        engineCall: histP95(after.hist, before.hist, "stt_engine_latency_seconds"),
+      },
+    }))),
     node,
   };
 }
 
 type Buckets = Map<string, [number, number][]>;
 
-async function histograms(child: ServerProcess): Promise<Buckets> {
+/** One read of /metrics: the guard's retries and the two latency histograms. */
+async function nodeCounters(child: ServerProcess): Promise<{ retries: number; hist: Buckets }> {
   const text = await (await fetch(`${child.url}/metrics`)).text();
   const out: Buckets = new Map();
   for (const m of text.matchAll(/^(stt_(?:utterance|engine)_latency_seconds)_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
@@ -164,7 +162,7 @@ async function histograms(child: ServerProcess): Promise<Buckets> {
     list.push([m[2] === "+Inf" ? Infinity : Number(m[2]), Number(m[3])]);
     out.set(m[1]!, list);
   }
-  return out;
+  return { retries: Number(/^stt_guard_retries_total (\S+)$/m.exec(text)?.[1] ?? 0), hist: out };
 }
 
 /** Smallest bucket bound holding 95 % of what the histogram gained between two reads; null if nothing. */
@@ -175,10 +173,6 @@ function histP95(after: Buckets, before: Buckets, name: string): number | null {
   if (total <= 0) return null;
   for (const [le, n] of a) if (n - (b.get(le) ?? 0) >= 0.95 * total) return le;
   return null;
-}
-
-async function guardRetries(child: ServerProcess): Promise<number> {
-  return Number(/^stt_guard_retries_total (\S+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1] ?? 0);
 }
 
 /** Until the streams are gone and the engine's backlog (admission off) has drained, so steps do not overlap. */
